@@ -1,0 +1,148 @@
+"""The SEAL bilevel step: one readable function, independent of which model it drives.
+
+Problem (DESIGN.md section 1), penalty form with gamma growing over the run:
+
+    min_{theta, w}  (1 - gamma) * L_safe(theta) + gamma * [ L_w(theta) - min_theta' L_w(theta') ]
+
+Per step, with a safe batch Bs and a fine-tuning batch B (every fine-tuning sample is in exactly one B per
+epoch; the safe set cycles):
+
+    theta     <- theta     - beta * grad[ (1-gamma) L_safe(theta; Bs) + gamma * mean_{j in B} s_j l(theta; z_j) ]
+    theta_hat <- theta_hat - beta * grad[ mean_{j in B} s_j l(theta_hat; z_j) ]                   (Algorithm 1 only)
+    w         <- w         - alpha * gamma * grad_w[ sum_{j in B} s_j(w) * signal_j ]              (SGD, no momentum)
+
+    signal_j = l(theta; z_j) - l(theta_hat; z_j)     Algorithm 1: fits worse under the safety-aware model
+    signal_j = l(theta; z_j)                         Algorithm 2: memory-efficient, assumes min L_w ~ 0
+
+w enters the penalised objective only through gamma * L_w, so its gradient carries the factor gamma: while
+gamma is small (theta is still being warm-started on the safe set) the loss gaps say little and w barely moves.
+
+Batch weights. With softmax weighting the batch uses s_j = |B| * softmax(w_B)_j, the self-normalised estimate
+of N * softmax(w)_j (mean weight 1 in every batch). Its gradient is |B| q_k (signal_k - sum_j q_j signal_j):
+each sample moves against how much worse it does than the rest of its own batch, and samples outside the batch
+do not move. Anything common to the whole batch (the loss level drifting as training goes on, gamma rising)
+cancels, so the ranking does not depend on when a sample was visited. The reference code's Adam on the
+logits moved every coordinate by about lr per step and made the ranking track visit recency; plain SGD on a
+centred signal does not. With sigmoid weighting (s_j = 2 sigmoid(w_j)) the signal is centred on its batch
+mean for the same reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+WEIGHTINGS = ("softmax", "sigmoid")
+
+
+def batch_weights(w: torch.Tensor, idx: torch.Tensor, weighting: str) -> torch.Tensor:
+    """Weights s_j of the samples `idx` in one batch (differentiable in w)."""
+    if weighting == "softmax":
+        return len(idx) * torch.softmax(w[idx], dim=0)
+    if weighting == "sigmoid":
+        return 2 * torch.sigmoid(w[idx])
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+
+
+def dataset_weights(w: torch.Tensor, weighting: str) -> torch.Tensor:
+    """Weights of all N samples: N * softmax(w) (mean 1) or 2 * sigmoid(w)."""
+    return len(w) * torch.softmax(w, dim=0) if weighting == "softmax" else 2 * torch.sigmoid(w)
+
+
+@dataclass
+class Learner:
+    """One lower-level model (theta or theta_hat): how to get per-sample losses, and how to step it."""
+
+    losses: Callable[[dict], torch.Tensor]  # batch -> per-sample response loss, shape [b], with grad
+    optimizer: torch.optim.Optimizer
+
+    def step(self) -> None:
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: float) -> torch.Tensor:
+    """Per-sample losses over micro-batches; backpropagates scale * mean_j s_j l_j unless scale is 0."""
+    out, start, n = [], 0, len(s)
+    for mb in micro:
+        b = mb["input_ids"].shape[0]
+        s_mb = s[start:start + b]
+        if scale == 0.0:
+            with torch.no_grad():
+                l = learner.losses(mb)
+        else:
+            l = learner.losses(mb)
+            (scale * (s_mb * l).sum() / n).backward()
+        out.append(l.detach())
+        start += b
+    return torch.cat(out)
+
+
+def bilevel_step(
+    theta: Learner,
+    theta_hat: Learner | None,
+    w: torch.Tensor,
+    idx: torch.Tensor,
+    ft_micro: list[dict],
+    safe_micro: list[dict],
+    gamma: float,
+    lr_w: float,
+    weighting: str = "softmax",
+) -> tuple[dict[str, float], torch.Tensor, torch.Tensor | None]:
+    """One SEAL step (Algorithm 1 when theta_hat is given, else Algorithm 2). Updates theta, theta_hat and w
+    in place and returns the step's loss terms. `ft_micro` are the micro-batches of the fine-tuning batch
+    whose sample positions in w are `idx` (same order); `safe_micro` the micro-batches of the safe batch.
+    Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None), the losses taken before the update."""
+    s = batch_weights(w, idx, weighting).detach()
+
+    # theta: (1 - gamma) * safe loss + gamma * weighted fine-tuning loss.
+    n_safe = sum(mb["input_ids"].shape[0] for mb in safe_micro)
+    safe_losses = _weighted_pass(theta, safe_micro, torch.ones(n_safe), 1.0 - gamma)
+    l_theta = _weighted_pass(theta, ft_micro, s, gamma)
+    theta.step()
+
+    # theta_hat: the weighted fine-tuning loss alone (approximates argmin_theta' L_w).
+    if theta_hat is not None:
+        l_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0)
+        theta_hat.step()
+        signal = l_theta - l_hat
+    else:
+        l_hat = None
+        signal = l_theta
+
+    # w: SGD on the batch objective gamma * sum_j s_j(w) * signal_j (signals are constants here).
+    if weighting == "sigmoid":
+        signal = signal - signal.mean()
+    w_leaf = w.detach().requires_grad_(True)
+    (batch_weights(w_leaf, idx, weighting) * signal).sum().backward()
+    with torch.no_grad():
+        w -= lr_w * gamma * w_leaf.grad
+
+    logs = {
+        "gamma": gamma,
+        "safe_loss": safe_losses.mean().item(),
+        "ft_loss": (s * l_theta).mean().item(),
+        "signal": signal.mean().item(),
+    }
+    if l_hat is not None:
+        logs["hat_loss"] = (s * l_hat).mean().item()
+    return logs, l_theta, l_hat
+
+
+def gamma_at(step: int, total_steps: int, steps_per_epoch: int, schedule: str, start: float, end: float,
+             ramp: float) -> float:
+    """The penalty weight gamma at a 0-based step.
+
+    linear    : start -> end over the first `ramp` fraction of the run, then end (default 0 -> 0.5 over half).
+    constant  : end throughout.
+    reference : the published code's schedule, 0 for the first epoch, then +0.03 per epoch (capped at end)."""
+    if schedule == "constant":
+        return end
+    if schedule == "linear":
+        span = max(1.0, ramp * total_steps)
+        return start + (end - start) * min(1.0, step / span)
+    if schedule == "reference":
+        return min(end, 0.03 * (step // max(1, steps_per_epoch)))
+    raise ValueError(f"gamma schedule must be linear, constant or reference, got {schedule!r}")

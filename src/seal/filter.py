@@ -1,0 +1,62 @@
+"""`seal filter`: keep the top fraction of a dataset by score, or write every row with its weight.
+
+Rows are matched to scores by content id, never by position, so a reordered or re-split copy of the scored
+data selects the same samples. Rows that the data layer drops (duplicates, empty responses, malformed rows
+with --on-error skip) are dropped here too and counted; a usable row with no score is an error."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .config import ConfigError
+from .data import load_samples, write_records
+from .scores import ScoresError, ranked, read_scores
+
+
+@dataclass
+class FilterConfig:
+    data: str = field(metadata={"help": "dataset to filter (any format seal reads; written back in that format)"})
+    scores: str = field(metadata={"help": "scores.jsonl written by seal select"})
+    out: str = field(metadata={"help": "output file (or folder for a Hugging Face dataset)"})
+    keep: float | None = field(default=None, metadata={"help": "fraction to keep, e.g. 0.8 (top by score)"})
+    weights_column: str | None = field(default=None, metadata={
+        "help": "instead of filtering, write every row with its weight in this column"})
+    shape: str | None = field(default=None, metadata={"help": "record shape of --data (auto-detected)"})
+    fields: list[str] | None = field(default=None, metadata={"help": "field names, e.g. prompt=q,response=a"})
+    on_error: str = field(default="raise", metadata={"help": "malformed records: raise or skip",
+                                                      "choices": ("raise", "skip")})
+    format: str | None = field(default=None, metadata={"help": "output format (default: the input's format)"})
+
+    def validate(self) -> None:
+        if (self.keep is None) == (self.weights_column is None):
+            raise ConfigError("give exactly one of --keep FRACTION or --weights-column NAME")
+        if self.keep is not None and not 0.0 < self.keep <= 1.0:
+            raise ConfigError(f"--keep must be a fraction in (0, 1], got {self.keep}")
+
+
+def run_filter(cfg: FilterConfig) -> dict:
+    """Apply a scores file to a dataset; returns counts of what was kept, dropped and why."""
+    fields_ = dict(f.split("=", 1) for f in cfg.fields) if cfg.fields else None
+    samples, records, report = load_samples(cfg.data, shape=cfg.shape, fields=fields_, on_error=cfg.on_error)
+    scores = read_scores(cfg.scores)
+    missing = [s for s in samples if s.id not in scores]
+    if missing:
+        first = ", ".join(f"row {s.index} (line {s.line})" for s in missing[:3])
+        raise ScoresError(
+            f"{cfg.scores} does not cover {cfg.data}: {len(missing)} of {len(samples)} samples have no score "
+            f"(first: {first}). Score this data with seal select, or pass the data that was scored."
+        )
+    raw = {r.index: r.raw for r in records}
+    fmt = cfg.format or report.format
+    if cfg.weights_column is not None:
+        rows = [{**raw[s.index], cfg.weights_column: scores[s.id].get("weight", scores[s.id]["score"])}
+                for s in samples]
+        write_records(rows, cfg.out, fmt)
+        return {"rows": report.rows, "written": len(rows), "dropped": report.counts(), "mode": "weights"}
+    order = ranked([s.id for s in samples], [scores[s.id]["score"] for s in samples])
+    n_keep = max(1, math.floor(cfg.keep * len(samples) + 1e-9))
+    kept = sorted(order[:n_keep])  # keep the input's row order
+    write_records([raw[samples[i].index] for i in kept], cfg.out, fmt)
+    return {"rows": report.rows, "usable": len(samples), "kept": n_keep, "removed": len(samples) - n_keep,
+            "dropped": report.counts(), "mode": "keep"}

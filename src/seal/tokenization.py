@@ -1,0 +1,128 @@
+"""Render samples with the tokenizer's chat template and tokenise them with loss on response tokens only.
+
+Chat format
+    If the tokenizer has a chat template, the prompt is `apply_chat_template(prompt, add_generation_prompt=True)`
+    and the response is whatever the template appends after it for the assistant turn (for ChatML models this is
+    the answer followed by `<|im_end|>`), so the end-of-turn token is learnt too.
+    Without a chat template, this documented fallback is used (PLAIN_FORMAT):
+
+        [system text + blank line]
+        ### User:
+        <user turn>
+
+        ### Assistant:
+        <assistant turn>            (earlier turns repeat this pattern)
+
+        ### User:
+        <last user turn>
+
+        ### Assistant:
+        <response><eos>
+
+Length policy (`max_length`, default 512 tokens)
+    "truncate" (default): a sample longer than max_length keeps its response, cut from the right to at most
+    max_length - min(prompt tokens, max_length // 2) tokens; the prompt is then cut from the LEFT to fill the rest
+    (the end of the prompt, next to the answer, is kept). Each truncation is logged in the data report.
+    "drop": a sample longer than max_length is dropped and logged with reason "too_long".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+PLAIN_ROLES = {"user": "### User:", "assistant": "### Assistant:"}
+LENGTH_POLICIES = ("truncate", "drop")
+
+
+@dataclass
+class Encoded:
+    """A tokenised sample: prompt ids then response ids; loss is taken on the response ids only."""
+
+    id: str
+    index: int
+    prompt_ids: list[int]
+    response_ids: list[int]
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids) + len(self.response_ids)
+
+
+def _plain_prompt(messages: list[dict]) -> str:
+    parts = []
+    for m in messages:
+        if m["role"] == "system":
+            parts.append(m["content"].strip() + "\n\n")
+        else:
+            parts.append(f"{PLAIN_ROLES[m['role']]}\n{m['content']}\n\n")
+    return "".join(parts) + PLAIN_ROLES["assistant"] + "\n"
+
+
+def render(tokenizer, prompt: list[dict], response: str) -> tuple[str, str]:
+    """Return (prompt_text, response_text); their concatenation is the full training text."""
+    if getattr(tokenizer, "chat_template", None):
+        prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(
+            prompt + [{"role": "assistant", "content": response}], tokenize=False
+        )
+        if full.startswith(prompt_text):
+            return prompt_text, full[len(prompt_text):]
+        # Templates that rewrite earlier turns (e.g. strip reasoning) do not extend the prompt text.
+        return prompt_text, response + (tokenizer.eos_token or "")
+    return _plain_prompt(prompt), response + (tokenizer.eos_token or "")
+
+
+def encode(tokenizer, sample, max_length: int, length_policy: str = "truncate") -> tuple[Encoded | None, str]:
+    """Tokenise one sample. Returns (encoded or None if dropped, note) where note is "" or what was done."""
+    if length_policy not in LENGTH_POLICIES:
+        raise ValueError(f"length_policy must be one of {LENGTH_POLICIES}, got {length_policy!r}")
+    prompt_text, response_text = render(tokenizer, sample.prompt, sample.response)
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    p = tokenizer(prompt_text, add_special_tokens=not has_template)["input_ids"]
+    r = tokenizer(response_text, add_special_tokens=False)["input_ids"]
+    note = ""
+    if len(p) + len(r) > max_length:
+        note = f"{len(p)}+{len(r)} tokens > max_length {max_length}"
+        if length_policy == "drop":
+            return None, note
+        r_keep = min(len(r), max_length - min(len(p), max_length // 2))
+        p_keep = max_length - r_keep
+        p, r = p[len(p) - p_keep:] if p_keep > 0 else [], r[:r_keep]
+    if not r:
+        return None, "response has no tokens"
+    return Encoded(sample.id, sample.index, list(p), list(r)), note
+
+
+def encode_all(tokenizer, samples, report, max_length: int = 512, length_policy: str = "truncate") -> list[Encoded]:
+    """Tokenise samples, recording every truncated or dropped one in `report` (a data.DataReport)."""
+    out = []
+    for s in samples:
+        enc, note = encode(tokenizer, s, max_length, length_policy)
+        row = {"index": s.index, "line": s.line, "id": s.id, "detail": note}
+        if enc is None:
+            report.dropped.append({**row, "reason": "too_long" if "max_length" in note else "no_tokens"})
+        else:
+            if note:
+                report.truncated.append({**row, "reason": "truncated"})
+            out.append(enc)
+    return out
+
+
+class Collator:
+    """Pads a list of Encoded samples (right padding) into input_ids / attention_mask / labels tensors."""
+
+    def __init__(self, pad_token_id: int):
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: list[Encoded]) -> dict[str, torch.Tensor]:
+        width = max(len(e) for e in items)
+        ids = torch.full((len(items), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(items), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for i, e in enumerate(items):
+            seq = e.prompt_ids + e.response_ids
+            ids[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
+            labels[i, len(e.prompt_ids): len(seq)] = torch.tensor(e.response_ids)
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}

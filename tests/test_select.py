@@ -1,0 +1,208 @@
+"""Properties of the SEAL selector on tiny models (seconds each): uniform weights when nothing conflicts with
+the safe set, contradicting samples sink, order independence, resume, equivalent settings."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+import tiny
+from seal.bilevel import Learner, batch_weights, bilevel_step, gamma_at
+from seal.select import SelectConfig, epoch_batches, run_select, safe_batch
+
+FULL = dict(finetuning="full", lr=3e-3, epochs=3)          # tiny models learn reliably with all weights
+LORA = dict(lora_targets=["all-linear"], lr=1e-2, epochs=4)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny Llama pretrained on generic toy text (not on the toy answers), so adapters have a base to adapt."""
+    return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=150)
+
+
+def select(tmp_path, model, rows, safe, name="run", **kw):
+    data = tiny.write_jsonl(tmp_path / f"{name}-data.jsonl", rows)
+    safe_path = tiny.write_jsonl(tmp_path / f"{name}-safe.jsonl", safe)
+    cfg = SelectConfig(data=str(data), safe=str(safe_path), out=str(tmp_path / name), model=str(model),
+                       progress=False, **kw)
+    manifest = run_select(cfg)
+    scores = [json.loads(line) for line in open(tmp_path / name / "scores.jsonl")]
+    return scores, manifest
+
+
+def by_index(scores, key="score"):
+    return np.array([s[key] for s in sorted(scores, key=lambda s: s["index"])])
+
+
+@pytest.mark.parametrize("algorithm", [1, 2])
+def test_all_safe_data_keeps_weights_near_uniform(tmp_path, base, algorithm):
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    benign = [r for r, y in zip(rows, labels) if y == 0]
+    clean, _ = select(tmp_path, base, benign, safe, "clean", algorithm=algorithm, **FULL)
+    mixed, _ = select(tmp_path, base, rows, safe, "mixed", algorithm=algorithm, **FULL)
+    w_clean, w_mixed = by_index(clean, "weight"), by_index(mixed, "weight")
+    assert abs(w_clean.mean() - 1) < 1e-4                 # N * softmax(w) has mean 1
+    assert 0.5 < w_clean.min() and w_clean.max() < 1.5   # no sample of an all-safe set is singled out
+    harmful_w = w_mixed[np.array(labels) == 1]
+    assert harmful_w.max() < w_clean.min()                # what a real conflict looks like, for scale
+
+
+@pytest.mark.parametrize("algorithm,settings", [(1, FULL), (2, FULL), (2, LORA), (1, LORA)],
+                         ids=["alg1-full", "alg2-full", "alg2-lora", "alg1-lora"])
+def test_samples_contradicting_the_safe_set_rank_last(tmp_path, base, algorithm, settings):
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    scores, manifest = select(tmp_path, base, rows, safe, algorithm=algorithm, **settings)
+    auroc = roc_auc_score(labels, -by_index(scores))
+    assert auroc >= 0.9, auroc
+    n_harmful = sum(labels)
+    bottom = {s["index"] for s in scores if s["rank"] > len(scores) - 2 * n_harmful}
+    assert sum(labels[i] for i in bottom) >= 0.8 * n_harmful
+    assert manifest["finished"] and manifest["samples_scored"] == len(rows)
+
+
+def test_shuffled_input_gives_the_same_ranking(tmp_path, base):
+    rows, _, safe = tiny.toy_sets(seed=1)
+    shuffled = rows[:]
+    random.Random(5).shuffle(shuffled)
+    a, _ = select(tmp_path, base, rows, safe, "a", algorithm=1, **FULL)
+    b, _ = select(tmp_path, base, shuffled, safe, "b", algorithm=1, **FULL)
+    score_a = {s["id"]: s["score"] for s in a}
+    score_b = {s["id"]: s["score"] for s in b}
+    ids = sorted(score_a)
+    rho = spearmanr([score_a[i] for i in ids], [score_b[i] for i in ids])[0]
+    assert rho >= 0.9
+    # the visit order is a function of content ids and the seed, never of file position: identical scores
+    assert all(abs(score_a[i] - score_b[i]) < 1e-6 for i in ids)
+    assert [s["id"] for s in a] == [s["id"] for s in b]
+
+
+def test_visit_order_barely_changes_the_ranking(tmp_path, base):
+    """Another visit order (data_seed) on the same model: the harmful samples stay at the bottom and the
+    rank correlation stays high; no sample's score depends on when it was last visited."""
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    kw = dict(FULL, epochs=8, algorithm=2)
+    a, _ = select(tmp_path, base, rows, safe, "a", data_seed=0, **kw)
+    b, _ = select(tmp_path, base, rows, safe, "b", data_seed=1, **kw)
+    sa, sb = by_index(a), by_index(b)
+    assert spearmanr(sa, sb)[0] >= 0.75
+    n = sum(labels)
+    assert set(np.argsort(sa)[:n]) == set(np.argsort(sb)[:n]) == {i for i, y in enumerate(labels) if y}
+
+
+@pytest.mark.parametrize("algorithm,settings", [(1, LORA), (2, FULL)], ids=["alg1-lora", "alg2-full"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, base, algorithm, settings):
+    rows, _, safe = tiny.toy_sets(seed=2)
+    kw = dict(settings, algorithm=algorithm, epochs=2, checkpoint_every=3)
+    full, _ = select(tmp_path, base, rows, safe, "full", **kw)
+    part, m = select(tmp_path, base, rows, safe, "part", max_steps=5, **kw)   # "interrupted" after 5 steps
+    assert not m["finished"] and m["steps"] == 5
+    resumed, m = select(tmp_path, base, rows, safe, "part", resume=True, **kw)
+    assert m["finished"]
+    assert [s["id"] for s in resumed] == [s["id"] for s in full]
+    assert np.allclose([s["score"] for s in resumed], [s["score"] for s in full], atol=1e-6)
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "part" / "train_log.jsonl")]
+    assert steps == list(range(1, m["total_steps"] + 1))
+
+
+def test_resume_refuses_other_settings(tmp_path, base):
+    rows, _, safe = tiny.toy_sets(seed=2)
+    select(tmp_path, base, rows, safe, "r", max_steps=2, **FULL)
+    with pytest.raises(ValueError, match="other settings"):
+        select(tmp_path, base, rows, safe, "r", resume=True, **dict(FULL, lr=1e-3))
+    with pytest.raises(ValueError, match="--resume"):
+        select(tmp_path, base, rows, safe, "r", **FULL)
+
+
+def test_micro_batches_give_the_same_losses_and_scores(tmp_path, base):
+    """batch 8 in one pass == batch 8 as 8 micro-batches of 1 (gradient accumulation)."""
+    rows, _, safe = tiny.toy_sets(seed=3)
+    kw = dict(LORA, algorithm=1, epochs=1)
+    a, _ = select(tmp_path, base, rows, safe, "a", **kw)
+    b, _ = select(tmp_path, base, rows, safe, "b", micro_batch_size=1, **kw)
+    log_a = [json.loads(line) for line in open(tmp_path / "a" / "train_log.jsonl")]
+    log_b = [json.loads(line) for line in open(tmp_path / "b" / "train_log.jsonl")]
+    for x, y in zip(log_a, log_b):
+        for key in ("safe_loss", "ft_loss", "hat_loss"):
+            assert x[key] == pytest.approx(y[key], abs=1e-4)
+    assert np.allclose(by_index(a), by_index(b), atol=1e-4)
+
+
+def test_two_lora_adapters_share_one_frozen_base(tmp_path, base):
+    from seal.select import setup
+    rows, _, safe = tiny.toy_sets(seed=0)
+    tiny.write_jsonl(tmp_path / "d.jsonl", rows)
+    tiny.write_jsonl(tmp_path / "s.jsonl", safe)
+    cfg = SelectConfig(data=str(tmp_path / "d.jsonl"), safe=str(tmp_path / "s.jsonl"), out=str(tmp_path / "o"),
+                       model=str(base), algorithm=1)
+    run = setup(cfg)
+    names = [n for n, _ in run.model.named_parameters()]
+    assert any(".theta." in n for n in names) and any(".theta_hat." in n for n in names)
+    trainable = {n for n, p in run.model.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    theta_params = {id(p) for g in run.theta.optimizer.param_groups for p in g["params"]}
+    hat_params = {id(p) for g in run.theta_hat.optimizer.param_groups for p in g["params"]}
+    assert theta_params and hat_params and not theta_params & hat_params
+
+
+# ------------------------------------------------------------------------------------ the step itself
+
+def _quadratic_learner(target: torch.Tensor):
+    """A toy learner: per-sample loss (x_j - theta)^2 over scalar 'samples' x_j given in the batch."""
+    theta = torch.zeros(1, requires_grad=True)
+    losses = lambda batch: (batch["x"] - theta) ** 2  # noqa: E731
+    return theta, Learner(losses, torch.optim.SGD([theta], lr=0.1))
+
+
+@pytest.mark.parametrize("weighting", ["softmax", "sigmoid"])
+def test_bilevel_step_moves_only_the_batch_and_pushes_high_signal_down(weighting):
+    w = torch.zeros(6)
+    _, theta = _quadratic_learner(torch.zeros(1))
+    idx = torch.tensor([1, 3, 4])
+    batch = {"x": torch.tensor([0.0, 3.0, 0.5]), "input_ids": torch.zeros(3, 1)}
+    safe = {"x": torch.tensor([0.0, 0.0]), "input_ids": torch.zeros(2, 1)}
+    logs, l_theta, l_hat = bilevel_step(theta, None, w, idx, [batch], [safe], gamma=0.5, lr_w=1.0,
+                                        weighting=weighting)
+    assert torch.all(w[[0, 2, 5]] == 0)           # samples outside the batch do not move
+    assert w[3] < w[4] < w[1]                     # the worst-fitting sample is pushed down most
+    assert w[idx].sum().abs() < 1e-6 if weighting == "softmax" else True
+    assert l_hat is None and logs["gamma"] == 0.5
+
+
+def test_bilevel_step_with_gamma_zero_trains_theta_on_safe_only_and_keeps_w():
+    w = torch.zeros(3)
+    theta_param, theta = _quadratic_learner(torch.zeros(1))
+    _, hat = _quadratic_learner(torch.zeros(1))
+    batch = {"x": torch.tensor([5.0, 5.0, 5.0]), "input_ids": torch.zeros(3, 1)}
+    safe = {"x": torch.tensor([-1.0]), "input_ids": torch.zeros(1, 1)}
+    bilevel_step(theta, hat, w, torch.arange(3), [batch], [safe], gamma=0.0, lr_w=1.0)
+    assert theta_param.item() < 0                 # pulled towards the safe sample only
+    assert torch.all(w == 0)
+
+
+def test_batch_weights_have_mean_one():
+    w = torch.randn(10)
+    idx = torch.tensor([0, 4, 7])
+    assert batch_weights(w, idx, "softmax").mean().item() == pytest.approx(1.0)
+    assert torch.all(batch_weights(torch.zeros(10), idx, "sigmoid") == 1)
+
+
+def test_gamma_schedules():
+    assert gamma_at(0, 100, 10, "linear", 0.0, 0.5, 0.5) == 0.0
+    assert gamma_at(25, 100, 10, "linear", 0.0, 0.5, 0.5) == pytest.approx(0.25)
+    assert gamma_at(80, 100, 10, "linear", 0.0, 0.5, 0.5) == 0.5
+    assert gamma_at(3, 100, 10, "constant", 0.0, 0.4, 0.5) == 0.4
+    assert [gamma_at(s, 30, 10, "reference", 0, 1, 0) for s in (0, 9, 10, 25)] == [0, 0, 0.03, 0.06]
+
+
+def test_every_sample_is_visited_every_epoch_and_the_safe_set_cycles():
+    for n, b in [(9, 8), (17, 4), (3, 8)]:
+        batches = epoch_batches(n, b, seed=0, epoch=1)
+        seen = torch.cat(batches).tolist()
+        assert sorted(seen) == list(range(n))
+        assert min(len(x) for x in batches) >= min(n, b) // 2
+    stream = [i for step in range(5) for i in safe_batch(3, 2, seed=0, step=step)]
+    assert sorted(stream[:3]) == [0, 1, 2] and sorted(stream[3:6]) == [0, 1, 2]

@@ -29,8 +29,8 @@ mean for the same reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -71,11 +71,11 @@ def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: 
         s_mb = s[start:start + b]
         if scale == 0.0:
             with torch.no_grad():
-                l = learner.losses(mb)
+                losses = learner.losses(mb)
         else:
-            l = learner.losses(mb)
-            (scale * (s_mb * l).sum() / n).backward()
-        out.append(l.detach())
+            losses = learner.losses(mb)
+            (scale * (s_mb.to(losses.device) * losses).sum() / n).backward()
+        out.append(losses.detach().float().cpu())
         start += b
     return torch.cat(out)
 

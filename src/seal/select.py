@@ -25,8 +25,17 @@ from . import __version__
 from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .config import ConfigError, to_dict
 from .data import file_fingerprint, load_samples
-from .models import (LoraSettings, add_lora, adapter_parameters, count_parameters, load_model, load_tokenizer,
-                     per_sample_loss, resolve_model, use_adapter)
+from .models import (
+    LoraSettings,
+    adapter_parameters,
+    add_lora,
+    count_parameters,
+    load_model,
+    load_tokenizer,
+    per_sample_loss,
+    resolve_model,
+    use_adapter,
+)
 from .scores import ranked, write_scores
 from .tokenization import LENGTH_POLICIES, Collator, encode_all
 

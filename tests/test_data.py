@@ -184,7 +184,7 @@ def test_missing_field_names_field_and_line(tmp_path):
     with pytest.raises(DataError) as e:
         load_samples(p, shape="prompt_response")
     msg = str(e.value)
-    assert "data.jsonl:2" in msg and "field 'response': missing" in msg and "--response-field" in msg
+    assert "data.jsonl:2" in msg and "field 'response': missing" in msg and "--fields response=NAME" in msg
 
 
 def test_wrong_type_is_malformed(tmp_path):

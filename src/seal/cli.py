@@ -2,6 +2,7 @@
 
     seal select  -> seal.select.run_select(SelectConfig)
     seal filter  -> seal.filter.run_filter(FilterConfig)
+    seal demo    -> seal.demo.run_demo(DemoConfig)
 
 Every command takes its settings as --flags, from a YAML file (--config FILE) and as key=value overrides."""
 
@@ -21,6 +22,8 @@ COMMANDS = {
                "seal.select", "SelectConfig", "run_select"),
     "filter": ("keep the top fraction of a dataset by score (or add a weight column)",
                "seal.filter", "FilterConfig", "run_filter"),
+    "demo": ("SEAL selection on the embedded SmolLM2 and the shipped example mix, scored against known labels",
+             "seal.demo", "DemoConfig", "run_demo"),
 }
 
 
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     summary = {k: v for k, v in result.items() if k in (
         "samples_scored", "steps", "total_steps", "finished", "wall_time_s", "rows", "usable", "kept",
-        "removed", "written", "dropped", "mode")}
+        "removed", "written", "dropped", "mode", "detection", "selected")}
     print(json.dumps(summary))
     return 0
 

@@ -72,8 +72,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
             parser.add_argument(flag, dest=f.name, nargs="?", const="true", default=argparse.SUPPRESS,
                                 metavar="BOOL", help=help_)
         else:
+            choices = f.metadata.get("choices")
             parser.add_argument(flag, dest=f.name, default=argparse.SUPPRESS, help=help_,
-                                choices=f.metadata.get("choices"), metavar=f.metadata.get("metavar"))
+                                choices=[str(c) for c in choices] if choices else None,
+                                metavar=f.metadata.get("metavar"))
 
 
 def build(cls, cli: dict | None = None, config_file: str | None = None, overrides: list[str] | None = None):
@@ -102,6 +104,10 @@ def build(cls, cli: dict | None = None, config_file: str | None = None, override
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
     kwargs = {k: coerce(v, hints[k], k) for k, v in values.items()}
+    for f in dataclasses.fields(cls):
+        choices = f.metadata.get("choices")
+        if choices and f.name in kwargs and kwargs[f.name] not in choices:
+            raise ConfigError(f"config key '{f.name}': {kwargs[f.name]!r} is not one of {', '.join(map(str, choices))}")
     missing = [f.name for f in dataclasses.fields(cls)
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
                and f.name not in kwargs]
@@ -115,3 +121,13 @@ def build(cls, cli: dict | None = None, config_file: str | None = None, override
 
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
+
+
+def parse_fields(items: list[str] | None) -> dict | None:
+    """--fields prompt=question,response=answer -> {"prompt": "question", "response": "answer"}."""
+    if not items:
+        return None
+    pairs = [item.split("=", 1) for item in items]
+    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise ConfigError(f"--fields expects ROLE=NAME pairs such as prompt=question, got {','.join(items)}")
+    return {k.strip(): v.strip() for k, v in pairs}

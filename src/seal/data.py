@@ -264,7 +264,7 @@ def detect_shape(records: list[Record], path="") -> str:
                     f"Known shapes: {', '.join(SHAPES)} (prompt keys {'/'.join(PROMPT_KEYS)}, response keys "
                     f"{'/'.join(RESPONSE_KEYS)}; alpaca instruction/input/output; 'messages'; "
                     "'conversations'). Pass --shape, or name the fields with "
-                    "--prompt-field/--response-field.")
+                    "--fields prompt=NAME,response=NAME.")
 
 
 class _Malformed(Exception):
@@ -344,8 +344,8 @@ def _make_parser(shape: str, records: list[Record], fields: dict):
         rk = _pick(keys, fields.get("response"), RESPONSE_KEYS)
 
         def parse(raw):
-            prompt = _text(raw, pk, "Use --prompt-field to name it.")
-            response = _text(raw, rk, "Use --response-field to name it.")
+            prompt = _text(raw, pk, "Name it with --fields prompt=NAME.")
+            response = _text(raw, rk, "Name it with --fields response=NAME.")
             return _system(raw, system_key) + [{"role": "user", "content": prompt}], response
     elif shape == "alpaca":
         ik, xk, ok = (fields.get(n, n) for n in ("instruction", "input", "output"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .config import ConfigError
+from .config import ConfigError, parse_fields
 from .data import load_samples, write_records
 from .scores import ScoresError, ranked, read_scores
 
@@ -26,7 +26,9 @@ class FilterConfig:
     fields: list[str] | None = field(default=None, metadata={"help": "field names, e.g. prompt=q,response=a"})
     on_error: str = field(default="raise", metadata={"help": "malformed records: raise or skip",
                                                       "choices": ("raise", "skip")})
-    format: str | None = field(default=None, metadata={"help": "output format (default: the input's format)"})
+    format: str | None = field(default=None, metadata={
+        "help": "input format when the file name does not say: jsonl, json, csv, parquet or hf"})
+    out_format: str | None = field(default=None, metadata={"help": "output format (default: the input's format)"})
 
     def validate(self) -> None:
         if (self.keep is None) == (self.weights_column is None):
@@ -37,8 +39,8 @@ class FilterConfig:
 
 def run_filter(cfg: FilterConfig) -> dict:
     """Apply a scores file to a dataset; returns counts of what was kept, dropped and why."""
-    fields_ = dict(f.split("=", 1) for f in cfg.fields) if cfg.fields else None
-    samples, records, report = load_samples(cfg.data, shape=cfg.shape, fields=fields_, on_error=cfg.on_error)
+    samples, records, report = load_samples(cfg.data, shape=cfg.shape, fields=parse_fields(cfg.fields),
+                                            on_error=cfg.on_error, fmt=cfg.format)
     scores = read_scores(cfg.scores)
     missing = [s for s in samples if s.id not in scores]
     if missing:
@@ -48,7 +50,7 @@ def run_filter(cfg: FilterConfig) -> dict:
             f"(first: {first}). Score this data with seal select, or pass the data that was scored."
         )
     raw = {r.index: r.raw for r in records}
-    fmt = cfg.format or report.format
+    fmt = cfg.out_format or report.format
     if cfg.weights_column is not None:
         rows = [{**raw[s.index], cfg.weights_column: scores[s.id].get("weight", scores[s.id]["score"])}
                 for s in samples]

@@ -189,14 +189,28 @@ def per_sample_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """Mean negative log-likelihood of the RESPONSE tokens of each sample: a vector of shape [batch].
 
     `batch["labels"]` holds -100 on prompt and padding positions, so each sample's loss is averaged over its
-    own response tokens only; long and short samples are comparable."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False)
-    logits = out.logits[:, :-1, :]
-    labels = batch["labels"][:, 1:]
-    nll = F.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1), ignore_index=-100, reduction="none"
-    ).view(labels.shape)
-    n_tokens = (labels != -100).sum(dim=1).clamp(min=1)
+    own response tokens only; long and short samples are comparable. The vocabulary projection is computed only
+    at the positions that predict a response token (transformers' boolean `logits_to_keep`), which saves time
+    and memory when prompts are long; models whose forward does not take it get the full projection."""
+    labels = batch["labels"]
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != -100
+    n_tokens = keep.sum(dim=1).clamp(min=1)
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+    try:
+        logits = model(**kwargs, logits_to_keep=keep).logits
+    except TypeError:
+        logits = None
+    if logits is not None and logits.dim() == 2 and logits.shape[0] == int(keep.sum()):
+        targets = labels[:, 1:][keep[:, :-1]]
+        nll = F.cross_entropy(logits.float(), targets, reduction="none")
+        rows = keep.nonzero()[:, 0]
+        return torch.zeros(labels.shape[0], dtype=nll.dtype, device=nll.device).index_add(0, rows, nll) / n_tokens
+    if logits is None or logits.dim() != 3:
+        logits = model(**kwargs).logits
+    logits, targets = logits[:, :-1, :], labels[:, 1:]
+    nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100,
+                          reduction="none").view(targets.shape)
     return nll.sum(dim=1) / n_tokens
 
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
-from .config import ConfigError, to_dict
+from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint, load_samples
 from .models import (
     LoraSettings,
@@ -58,6 +58,8 @@ class SelectConfig:
     safe_shape: str | None = field(default=None, metadata={"help": "record shape of --safe (auto-detected)"})
     fields: list[str] | None = field(default=None, metadata={
         "help": "field names of --data, e.g. prompt=question,response=answer", "metavar": "ROLE=NAME,..."})
+    format: str | None = field(default=None, metadata={
+        "help": "format of --data when the file name does not say: jsonl, json, csv, parquet or hf"})
     max_length: int = field(default=512, metadata={"help": "tokens per sample (prompt + response)"})
     length_policy: str = field(default="truncate", metadata={
         "help": "samples over max_length: truncate (logged) or drop (logged)", "choices": LENGTH_POLICIES})
@@ -117,14 +119,6 @@ class SelectConfig:
             raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
-
-    def field_map(self) -> dict | None:
-        if not self.fields:
-            return None
-        pairs = [f.split("=", 1) for f in self.fields]
-        if any(len(p) != 2 for p in pairs):
-            raise ConfigError(f"--fields expects ROLE=NAME pairs, got {self.fields}")
-        return {k.strip(): v.strip() for k, v in pairs}
 
 
 @dataclass
@@ -191,8 +185,8 @@ def _micro(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _load_set(path, shape, fields, cfg, tokenizer, name):
-    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=cfg.on_error)
+def _load_set(path, shape, fields, cfg, tokenizer, name, fmt=None):
+    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=cfg.on_error, fmt=fmt)
     encoded = encode_all(tokenizer, samples, report, cfg.max_length, cfg.length_policy)
     if not encoded:
         raise ConfigError(f"{path}: no usable samples in the {name} set ({report.summary()})")
@@ -229,7 +223,8 @@ def _learners(cfg: SelectConfig, model, device):
 def setup(cfg: SelectConfig) -> _Run:
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
-    encoded, report = _load_set(cfg.data, cfg.shape, cfg.field_map(), cfg, tokenizer, "fine-tuning")
+    encoded, report = _load_set(cfg.data, cfg.shape, parse_fields(cfg.fields), cfg, tokenizer, "fine-tuning",
+                                cfg.format)
     safe_encoded, safe_report = _load_set(cfg.safe, cfg.safe_shape, None, cfg, tokenizer, "safe")
     device = _device(cfg.device)
     model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
@@ -305,6 +300,7 @@ def train(run: _Run) -> None:
     cfg = run.cfg
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     micro = cfg.micro_batch_size or cfg.batch_size
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
     log_path = Path(cfg.out) / "train_log.jsonl"
     _truncate_log(log_path, run.step)
     stop_at = run.total_steps if cfg.max_steps is None else min(run.total_steps, run.step + cfg.max_steps)

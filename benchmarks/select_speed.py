@@ -1,0 +1,92 @@
+"""Wall time of one selection epoch (Algorithm 1, Algorithm 2) against one plain LoRA fine-tuning epoch on the
+same data, model and batches; each variant runs in its own process so its peak memory is its own.
+
+    python benchmarks/select_speed.py                       # SmolLM2, the shipped example mix (100 rows)
+    python benchmarks/select_speed.py --model PATH --data FILE --safe FILE --safe-batch-sizes 8,4,2
+
+Prints one line per variant and the ratios to the plain epoch. Targets (not tests): Algorithm 2 <= 1.5x,
+Algorithm 1 <= 2x a plain LoRA epoch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from importlib.resources import files
+
+EXAMPLES = files("seal") / "resources" / "examples"
+
+
+def run_variant(args) -> dict:
+    import torch
+
+    from seal.select import SelectConfig, _micro, epoch_batches, setup, train
+
+    torch.manual_seed(0)
+    cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
+                       batch_size=args.batch_size, safe_batch_size=args.safe_batch_size, max_length=args.max_length,
+                       algorithm=1 if args.variant == "alg1" else 2, overwrite=True, progress=False)
+    run = setup(cfg)
+    tokens = sum(len(e) for e in run.encoded)
+    t0 = time.perf_counter()
+    if args.variant == "plain":
+        # One plain LoRA epoch: the same adapter, optimizer, batches and loss, no safe set, no weights.
+        for idx in epoch_batches(len(run.encoded), cfg.batch_size, cfg.seed, 0):
+            for mb in _micro([run.encoded[i] for i in idx.tolist()], cfg.batch_size):
+                run.theta.losses(run.collate(mb)).mean().backward()
+            run.theta.step()
+        steps = run.steps_per_epoch
+    else:
+        train(run)
+        steps = run.step
+    wall = time.perf_counter() - t0
+    return {"variant": args.variant, "safe_batch_size": args.safe_batch_size, "steps": steps,
+            "wall_s": round(wall, 2), "s_per_step": round(wall / steps, 3), "tokens_per_s": round(tokens / wall, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "samples": len(run.encoded), "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--data", default=str(EXAMPLES / "mix.jsonl"))
+    ap.add_argument("--safe", default=str(EXAMPLES / "safe.jsonl"))
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--safe-batch-sizes", default="8,2", help="comma-separated safe batch sizes to measure")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--out", default="/tmp/seal-bench-select")
+    ap.add_argument("--variant", help=argparse.SUPPRESS)
+    ap.add_argument("--safe-batch-size", type=int, default=8, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.variant:
+        print(json.dumps(run_variant(args)))
+        return
+
+    from seal.models import resolve_model
+    resolve_model(args.model)  # convert/cache the embedded model once, outside the timings
+    base = [sys.executable, __file__, "--model", args.model, "--data", args.data, "--safe", args.safe,
+            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out]
+    plan = [("plain", args.batch_size)] + [(v, int(s)) for s in args.safe_batch_sizes.split(",")
+                                           for v in ("alg2", "alg1")]
+    results = []
+    for variant, sbs in plan:
+        out = subprocess.run(base + ["--variant", variant, "--safe-batch-size", str(sbs)], check=True,
+                             capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    plain = results[0]["wall_s"]
+    print(f"\n{'variant':<8} {'safe batch':>10} {'steps':>6} {'wall s':>8} {'s/step':>7} {'tok/s':>7} "
+          f"{'peak MB':>8} {'x plain':>8}")
+    for r in results:
+        sbs = "-" if r["variant"] == "plain" else r["safe_batch_size"]
+        print(f"{r['variant']:<8} {sbs:>10} {r['steps']:>6} {r['wall_s']:>8.1f} {r['s_per_step']:>7.2f} "
+              f"{r['tokens_per_s']:>7.0f} {r['peak_rss_mb']:>8.0f} {r['wall_s'] / plain:>8.2f}")
+    print(f"\nmodel {args.model}, {results[0]['samples']} samples, batch {args.batch_size}, "
+          f"max_length {args.max_length}, {results[0]['threads']} torch threads")
+
+
+if __name__ == "__main__":
+    main()

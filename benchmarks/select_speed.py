@@ -23,7 +23,8 @@ EXAMPLES = files("seal") / "resources" / "examples"
 def run_variant(args) -> dict:
     import torch
 
-    from seal.select import SelectConfig, _micro, epoch_batches, setup, train
+    from seal.batching import epoch_batches, micro_batches
+    from seal.select import SelectConfig, setup, train
 
     torch.manual_seed(0)
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
@@ -35,7 +36,7 @@ def run_variant(args) -> dict:
     if args.variant == "plain":
         # One plain LoRA epoch: the same adapter, optimizer, batches and loss, no safe set, no weights.
         for idx in epoch_batches(len(run.encoded), cfg.batch_size, cfg.seed, 0):
-            for mb in _micro([run.encoded[i] for i in idx.tolist()], cfg.batch_size):
+            for mb in micro_batches([run.encoded[i] for i in idx.tolist()], cfg.batch_size):
                 run.theta.losses(run.collate(mb)).mean().backward()
             run.theta.step()
         steps = run.steps_per_epoch

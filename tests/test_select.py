@@ -11,8 +11,9 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 import tiny
+from seal.batching import cycling_batch, epoch_batches
 from seal.bilevel import Learner, batch_weights, bilevel_step, gamma_at
-from seal.select import SelectConfig, epoch_batches, run_select, safe_batch
+from seal.select import SelectConfig, run_select
 
 FULL = dict(finetuning="full", lr=3e-3, epochs=3)          # tiny models learn reliably with all weights
 LORA = dict(lora_targets=["all-linear"], lr=1e-2, epochs=4)
@@ -204,5 +205,5 @@ def test_every_sample_is_visited_every_epoch_and_the_safe_set_cycles():
         seen = torch.cat(batches).tolist()
         assert sorted(seen) == list(range(n))
         assert min(len(x) for x in batches) >= min(n, b) // 2
-    stream = [i for step in range(5) for i in safe_batch(3, 2, seed=0, step=step)]
+    stream = [i for step in range(5) for i in cycling_batch(3, 2, seed=0, step=step)]
     assert sorted(stream[:3]) == [0, 1, 2] and sorted(stream[3:6]) == [0, 1, 2]

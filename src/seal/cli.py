@@ -1,7 +1,11 @@
 """The `seal` command line. Each command is a thin wrapper over a function with a plain signature:
 
+    seal align    -> seal.train.run_align(AlignConfig)
+    seal mix      -> seal.mix.run_mix(MixConfig)
     seal select  -> seal.select.run_select(SelectConfig)
     seal filter  -> seal.filter.run_filter(FilterConfig)
+    seal finetune -> seal.train.run_finetune(FinetuneConfig)
+    seal evaluate -> seal.evaluate.run_evaluate(EvaluateConfig)
     seal demo    -> seal.demo.run_demo(DemoConfig)
 
 Every command takes its settings as --flags, from a YAML file (--config FILE) and as key=value overrides."""
@@ -18,10 +22,18 @@ from . import __version__
 from .config import ConfigError, add_arguments, build
 
 COMMANDS = {
+    "align": ("LoRA-train a model into an aligned starting point (refusals + helpful answers)",
+              "seal.train", "AlignConfig", "run_align"),
+    "mix": ("build a fine-tuning set from benign and harmful data at a given harmful fraction (labels kept apart)",
+            "seal.mix", "MixConfig", "run_mix"),
     "select": ("learn per-sample weights with the SEAL bilevel selector; writes scores.jsonl",
                "seal.select", "SelectConfig", "run_select"),
     "filter": ("keep the top fraction of a dataset by score (or add a weight column)",
                "seal.filter", "FilterConfig", "run_filter"),
+    "finetune": ("fine-tune a model (LoRA or full) on a dataset, optionally with per-sample weights",
+                 "seal.train", "FinetuneConfig", "run_finetune"),
+    "evaluate": ("refusal rate on held-out harmful prompts, over-refusal, task accuracy, held-out loss",
+                 "seal.evaluate", "EvaluateConfig", "run_evaluate"),
     "demo": ("SEAL selection on the embedded SmolLM2 and the shipped example mix, scored against known labels",
              "seal.demo", "DemoConfig", "run_demo"),
 }
@@ -76,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     summary = {k: v for k, v in result.items() if k in (
         "samples_scored", "steps", "total_steps", "finished", "wall_time_s", "rows", "usable", "kept",
-        "removed", "written", "dropped", "mode", "detection", "selected")}
+        "removed", "written", "dropped", "mode", "detection", "selected", "output_model", "final_loss",
+        "harmful", "benign", "tasks", "heldout", "counts", "paths")}
     print(json.dumps(summary))
     return 0
 

@@ -30,6 +30,7 @@ FIELD_NAMES = ("prompt", "response", "system", "instruction", "input", "output",
 ROLE_MAP = {"system": "system", "user": "user", "human": "user", "assistant": "assistant",
             "gpt": "assistant", "model": "assistant", "chatgpt": "assistant"}
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+BUILTIN_PREFIX = "builtin:"
 
 
 class DataError(ValueError):
@@ -104,6 +105,15 @@ def sample_id(prompt: list[dict], response: str) -> str:
 
 
 # ----------------------------------------------------------------------------- reading
+
+def _builtin(path):
+    """``builtin:NAME`` -> the file of that built-in dataset (see seal.builtin); any other path unchanged."""
+    if isinstance(path, str) and path.startswith(BUILTIN_PREFIX):
+        from .builtin import builtin_path
+
+        return builtin_path(path[len(BUILTIN_PREFIX):])
+    return path
+
 
 def _open_text(path: Path, mode: str = "r"):
     """Open a (possibly gzipped) text file; reading skips a UTF-8 byte-order mark."""
@@ -214,8 +224,8 @@ def _read_hf(path: Path) -> list[Record]:
 
 
 def read_records(path, fmt: str | None = None) -> tuple[list[Record], str]:
-    """Read every row of ``path``; returns the records and the format used."""
-    src, fmt = _resolve(Path(path), fmt)
+    """Read every row of ``path`` (or ``builtin:NAME``); returns the records and the format used."""
+    src, fmt = _resolve(Path(_builtin(path)), fmt)
     if fmt == "jsonl":
         records = _read_jsonl(src)
     elif fmt == "json":
@@ -293,8 +303,8 @@ def _system(raw: dict, key: str) -> list[dict]:
     return [{"role": "system", "content": text}] if text and text.strip() else []
 
 
-def _chat(raw: dict, key: str) -> tuple[list[dict], str]:
-    """Split a role/content (or ShareGPT from/value) list into prompt messages and the final answer."""
+def _messages(raw: dict, key: str) -> list[dict]:
+    """Parse a role/content (or ShareGPT from/value) list into normalised messages."""
     hint = "Pass --shape or name the field"
     value = _get(raw, key, hint)
     if isinstance(value, str):  # e.g. a JSON-encoded list in a CSV cell
@@ -318,6 +328,12 @@ def _chat(raw: dict, key: str) -> tuple[list[dict], str]:
         if role == "system" and any(p["role"] != "system" for p in msgs):
             raise _Malformed(key, f"message {i}: system message after the conversation started")
         msgs.append({"role": role, "content": m[content_key]})
+    return msgs
+
+
+def _chat(raw: dict, key: str) -> tuple[list[dict], str]:
+    """Split a role/content (or ShareGPT from/value) list into prompt messages and the final answer."""
+    msgs = _messages(raw, key)
     last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
     if last is None:
         raise _Malformed(key, "no assistant message, so there is no response to train on")
@@ -389,7 +405,7 @@ def load_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
     if unknown:
         raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
                         f"known: {', '.join(FIELD_NAMES)}.")
-    src, fmt = _resolve(Path(path), fmt)
+    src, fmt = _resolve(Path(_builtin(path)), fmt)
     records, fmt = read_records(src, fmt)
     shape = shape or _shape_from_fields(fields) or detect_shape(records, src)
     parse = _make_parser(shape, records, fields)
@@ -421,6 +437,80 @@ def load_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
             seen[sid] = rec
             samples.append(Sample(sid, rec.index, rec.line, prompt, response))
     return samples, records, report
+
+
+def _prompt_shape(records: list[Record], path) -> str:
+    """Like detect_shape, for rows that may have no response."""
+    keys = _keys(records)
+    if "messages" in keys:
+        return "messages"
+    if any(k in keys for k in CONVERSATION_KEYS):
+        return "sharegpt"
+    if "instruction" in keys:
+        return "alpaca"
+    if any(k in keys for k in PROMPT_KEYS):
+        return "prompt_response"
+    seen = ", ".join(map(str, keys)) or "(none)"
+    raise DataError(f"{path}: cannot find the prompt among keys {seen}; expected {'/'.join(PROMPT_KEYS)}, "
+                    "instruction (+ input), 'messages' or 'conversations'. Pass --shape, or name the field "
+                    "with --fields prompt=NAME.")
+
+
+def load_prompts(path, *, shape=None, fields: dict | None = None, fmt=None) -> list[dict]:
+    """Read prompts for evaluation from any supported file or ``builtin:NAME``; a response may be absent.
+
+    Returns one dict per row: ``id`` (``sample_id(messages, "")``), ``index``, ``prompt`` (the last user
+    message), ``messages`` (the prompt messages, system included) and the row's other scalar fields (such as
+    category, answer, source or the response). A malformed or empty prompt raises :class:`DataError` naming
+    the file, line and field; repeated prompts are kept."""
+    fields = dict(fields or {})
+    unknown = set(fields) - set(FIELD_NAMES)
+    if unknown:
+        raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
+                        f"known: {', '.join(FIELD_NAMES)}.")
+    src, fmt = _resolve(Path(_builtin(path)), fmt)
+    records, fmt = read_records(src, fmt)
+    shape = shape or _shape_from_fields(fields) or _prompt_shape(records, src)
+    keys, system_key = _keys(records), fields.get("system", "system")
+    if shape == "prompt_response":
+        used = [_pick(keys, fields.get("prompt"), PROMPT_KEYS), system_key]
+    elif shape == "alpaca":
+        used = [fields.get(n, n) for n in ("instruction", "input")] + [system_key]
+    elif shape in ("messages", "sharegpt"):
+        used = [fields.get("messages", "messages" if shape == "messages" else _pick(keys, None, CONVERSATION_KEYS))]
+    else:
+        raise DataError(f"unknown shape {shape!r}; use one of {', '.join(SHAPES)}.")
+
+    def parse(raw) -> list[dict]:
+        if shape == "prompt_response":
+            user = _text(raw, used[0], "Name it with --fields prompt=NAME.")
+            return _system(raw, system_key) + [{"role": "user", "content": user}]
+        if shape == "alpaca":
+            instruction = _text(raw, used[0], "Pass --shape or name the field.")
+            extra = _text(raw, used[1], optional=True) or ""
+            user = "\n\n".join(p for p in (instruction, extra) if p.strip())
+            return _system(raw, system_key) + [{"role": "user", "content": user}]
+        msgs = _messages(raw, used[0])
+        if msgs and msgs[-1]["role"] == "assistant":
+            msgs = msgs[:-1]  # the answer, when there is one
+        if not msgs or msgs[-1]["role"] != "user":
+            raise _Malformed(used[0], "the prompt must end with a user message (optionally followed by the answer)")
+        return msgs
+
+    reserved = {"id", "index", "prompt", "messages", *used}
+    prompts = []
+    for rec in records:
+        try:
+            messages = parse(rec.raw)
+            if not messages[-1]["content"].strip():
+                raise _Malformed(used[0], "the prompt (last user message) is empty or whitespace")
+        except _Malformed as e:
+            raise DataError(f"{_where(src, rec, fmt)}: {e}") from None
+        extra = {k: v for k, v in rec.raw.items()
+                 if k not in reserved and (v is None or isinstance(v, (str, int, float, bool)))}
+        prompts.append({"id": sample_id(messages, ""), "index": rec.index, "prompt": messages[-1]["content"],
+                        "messages": messages, **extra})
+    return prompts
 
 
 # ----------------------------------------------------------------------------- writing
@@ -493,7 +583,7 @@ def write_records(rows: list[dict], path, fmt: str) -> None:
 
 def file_fingerprint(path) -> dict:
     """sha256 and size of a file, or of every file in a folder (relative names included, sorted)."""
-    path = Path(path)
+    path = Path(_builtin(path))
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. Check the path.")
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]

@@ -92,6 +92,8 @@ def resolve_model(name_or_path: str) -> str:
         return str(embedded_model_path(name_or_path))
     p = Path(name_or_path).expanduser()
     if p.exists():
+        if not (p / "config.json").exists() and (p / "model" / "config.json").exists():
+            return str(p / "model")            # a `seal finetune` / `seal align` run folder
         if not (p / "config.json").exists():
             raise ModelError(f"{p}: not a model folder (no config.json). Give a folder written by save_pretrained.")
         return str(p)
@@ -99,6 +101,13 @@ def resolve_model(name_or_path: str) -> str:
         # from_pretrained will look in the local hub cache; say clearly what happens if it is not there.
         log.info("offline: looking for %s in the local Hugging Face cache only", name_or_path)
     return name_or_path
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA when present, else CPU; any torch device string is accepted."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
 
 
 def load_tokenizer(name_or_path: str):

@@ -6,13 +6,9 @@ The algorithm itself is `seal.bilevel.bilevel_step`; this module feeds it batche
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import math
-import os
-import platform
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,10 +17,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from .batching import cycling_batch, epoch_batches, micro_batches
 from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
+from .checkpoint import load_state, prepare_out, save_state
 from .config import ConfigError, parse_fields, to_dict
-from .data import file_fingerprint, load_samples
+from .data import file_fingerprint
+from .manifest import versions, write_json
 from .models import (
     LoraSettings,
     adapter_parameters,
@@ -33,11 +31,12 @@ from .models import (
     load_model,
     load_tokenizer,
     per_sample_loss,
+    pick_device,
     resolve_model,
     use_adapter,
 )
 from .scores import ranked, write_scores
-from .tokenization import LENGTH_POLICIES, Collator, encode_all
+from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class SelectConfig:
     batch_size: int = field(default=8, metadata={"help": "fine-tuning samples per step"})
     micro_batch_size: int | None = field(default=None, metadata={
         "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
-    safe_batch_size: int = field(default=8, metadata={"help": "safe samples per step (the safe set cycles)"})
+    safe_batch_size: int = field(default=4, metadata={"help": "safe samples per step (the safe set cycles)"})
     lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
     gamma_schedule: str = field(default="linear", metadata={
         "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant, or reference",
@@ -148,52 +147,6 @@ class _Run:
         return self.cfg.epochs * self.steps_per_epoch
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def _generator(*keys: int) -> torch.Generator:
-    """A torch generator seeded from a tuple of ints, stable across processes and Python versions."""
-    g = torch.Generator()
-    g.manual_seed(int(hashlib.sha256(repr(keys).encode()).hexdigest()[:15], 16))
-    return g
-
-
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """Every sample exactly once per epoch, in a seeded random order, in batches of near-equal size
-    (sizes differ by at most one, so no batch is left with a single sample)."""
-    perm = torch.randperm(n, generator=_generator(seed, 1, epoch))
-    return list(torch.tensor_split(perm, math.ceil(n / batch_size)))
-
-
-def safe_batch(m: int, batch_size: int, seed: int, step: int) -> list[int]:
-    """The safe batch of a step: the safe set cycles through seeded permutations; stateless, so a resumed
-    run sees the same batches."""
-    out, pos = [], step * batch_size
-    while len(out) < batch_size:
-        cycle, offset = divmod(pos, m)
-        perm = torch.randperm(m, generator=_generator(seed, 2, cycle))
-        take = min(batch_size - len(out), m - offset)
-        out.extend(perm[offset:offset + take].tolist())
-        pos += take
-    return out
-
-
-def _micro(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def _load_set(path, shape, fields, cfg, tokenizer, name, fmt=None):
-    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=cfg.on_error, fmt=fmt)
-    encoded = encode_all(tokenizer, samples, report, cfg.max_length, cfg.length_policy)
-    if not encoded:
-        raise ConfigError(f"{path}: no usable samples in the {name} set ({report.summary()})")
-    log.info("%s set: %s", name, report.summary())
-    return sorted(encoded, key=lambda e: e.id), report
-
-
 def _learners(cfg: SelectConfig, model, device):
     """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
     if cfg.finetuning == "lora":
@@ -223,10 +176,11 @@ def _learners(cfg: SelectConfig, model, device):
 def setup(cfg: SelectConfig) -> _Run:
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
-    encoded, report = _load_set(cfg.data, cfg.shape, parse_fields(cfg.fields), cfg, tokenizer, "fine-tuning",
-                                cfg.format)
-    safe_encoded, safe_report = _load_set(cfg.safe, cfg.safe_shape, None, cfg, tokenizer, "safe")
-    device = _device(cfg.device)
+    common = dict(max_length=cfg.max_length, length_policy=cfg.length_policy, on_error=cfg.on_error)
+    encoded, report = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=parse_fields(cfg.fields),
+                                      fmt=cfg.format, name="fine-tuning", **common)
+    safe_encoded, safe_report = load_and_encode(cfg.safe, tokenizer, shape=cfg.safe_shape, name="safe", **common)
+    device = pick_device(cfg.device)
     model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
     n = len(encoded)
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
@@ -235,10 +189,6 @@ def setup(cfg: SelectConfig) -> _Run:
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
-
-def _ckpt_dir(cfg) -> Path:
-    return Path(cfg.out) / "checkpoint"
-
 
 def _result_key(cfg: SelectConfig) -> dict:
     d = to_dict(cfg)
@@ -255,28 +205,22 @@ def _trainable(model) -> dict:
 
 
 def save_checkpoint(run: _Run) -> None:
-    d = _ckpt_dir(run.cfg)
-    d.mkdir(parents=True, exist_ok=True)
-    state = {
+    save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w, "last_loss": run.last_loss,
         "last_hat": run.last_hat, "params": _trainable(run.model),
         "opt_theta": run.theta.optimizer.state_dict(),
         "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
         "rng": torch.get_rng_state(),
-    }
-    tmp = d / "state.pt.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, d / "state.pt")
+    })
 
 
 def load_checkpoint(run: _Run) -> bool:
-    path = _ckpt_dir(run.cfg) / "state.pt"
-    if not path.exists():
+    state = load_state(run.cfg.out)
+    if state is None:
         return False
-    state = torch.load(path, weights_only=False)
     if state["key"] != _result_key(run.cfg):
         changed = sorted(k for k in state["key"] if state["key"][k] != _result_key(run.cfg).get(k))
-        raise ConfigError(f"{path}: the checkpoint was made with other settings or data ({', '.join(changed)}); "
+        raise ConfigError(f"{run.cfg.out}/checkpoint: made with other settings or data ({', '.join(changed)}); "
                           "rerun with the same settings, or use --overwrite to start again")
     models = run.model if isinstance(run.model, list) else [run.model]
     with torch.no_grad():
@@ -314,10 +258,10 @@ def train(run: _Run) -> None:
                 batches, batches_epoch = epoch_batches(len(run.encoded), cfg.batch_size, data_seed, epoch), epoch
             idx = batches[k]
             to_dev = lambda items: {k_: v.to(run.device) for k_, v in run.collate(items).items()}  # noqa: E731
-            ft_micro = [to_dev(c) for c in _micro([run.encoded[i] for i in idx.tolist()], micro)]
-            safe_items = [run.safe_encoded[i] for i in safe_batch(len(run.safe_encoded), cfg.safe_batch_size,
+            ft_micro = [to_dev(c) for c in micro_batches([run.encoded[i] for i in idx.tolist()], micro)]
+            safe_items = [run.safe_encoded[i] for i in cycling_batch(len(run.safe_encoded), cfg.safe_batch_size,
                                                                   data_seed, run.step)]
-            safe_micro = [to_dev(c) for c in _micro(safe_items, micro)]
+            safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
@@ -366,16 +310,6 @@ def _num(x: torch.Tensor):
     return None if math.isnan(v) else round(v, 6)
 
 
-def _versions() -> dict:
-    import accelerate
-    import datasets
-    import peft
-    import transformers
-    return {"seal-llm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "accelerate": accelerate.__version__, "datasets": datasets.__version__,
-            "python": platform.python_version()}
-
-
 def write_outputs(run: _Run, started: str, wall: float) -> dict:
     out = Path(run.cfg.out)
     write_scores(out / "scores.jsonl", score_rows(run))
@@ -397,26 +331,17 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
         "samples_scored": len(run.encoded),
         "steps": run.step, "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps,
         "finished": run.step >= run.total_steps,
-        "versions": _versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
+        "versions": versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
         "started": started, "wall_time_s": round(wall, 2),
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
-    out = Path(cfg.out)
-    ckpt = _ckpt_dir(cfg) / "state.pt"
-    if out.exists() and not cfg.resume:
-        if cfg.overwrite:
-            for name in ("checkpoint", "scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"):
-                p = out / name
-                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-        elif ckpt.exists() or (out / "scores.jsonl").exists():
-            raise ConfigError(f"{out}: holds an earlier run; use --resume to continue it or --overwrite to "
-                              "replace it")
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,
+                      ("scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"))
     t0 = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = setup(cfg)

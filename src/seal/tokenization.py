@@ -126,3 +126,20 @@ class Collator:
             mask[i, : len(seq)] = 1
             labels[i, len(e.prompt_ids): len(seq)] = torch.tensor(e.response_ids)
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def load_and_encode(path, tokenizer, *, shape=None, fields=None, fmt=None, max_length: int = 512,
+                    length_policy: str = "truncate", on_error: str = "raise", name: str = "data"):
+    """Read a dataset, tokenise it, and return (encoded samples sorted by id, data report). Sorting by content id
+    makes every later visit order a function of the data's content and the seed, never of file position."""
+    import logging
+
+    from .config import ConfigError
+    from .data import load_samples
+
+    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=on_error, fmt=fmt)
+    encoded = encode_all(tokenizer, samples, report, max_length, length_policy)
+    if not encoded:
+        raise ConfigError(f"{path}: no usable samples in the {name} set ({report.summary()})")
+    logging.getLogger(__name__).info("%s set: %s", name, report.summary())
+    return sorted(encoded, key=lambda e: e.id), report

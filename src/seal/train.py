@@ -1,0 +1,222 @@
+"""`seal finetune` and `seal align`: (weighted) supervised fine-tuning with the same data layer, chat format and
+response-only loss as selection. LoRA by default (saved as an adapter and, merged, as a full model folder),
+full fine-tuning as an option. Resumable from checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .batching import epoch_batches, micro_batches
+from .checkpoint import load_state, prepare_out, save_state
+from .config import ConfigError, parse_fields, to_dict
+from .data import file_fingerprint
+from .manifest import versions, write_json
+from .models import (
+    LoraSettings,
+    add_lora,
+    count_parameters,
+    load_model,
+    load_tokenizer,
+    per_sample_loss,
+    pick_device,
+    resolve_model,
+)
+from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class FinetuneConfig:
+    """Settings of `seal finetune`."""
+
+    # Parameters that control the data
+    data: str = field(metadata={"help": "training data (any format seal reads, or builtin:NAME)"})
+    out: str = field(metadata={"help": "output folder: model/ (merged), adapter/, manifest.json, logs"})
+    shape: str | None = field(default=None, metadata={"help": "record shape (auto-detected)"})
+    fields: list[str] | None = field(default=None, metadata={"help": "field names, e.g. prompt=q,response=a"})
+    format: str | None = field(default=None, metadata={"help": "input format when the file name does not say"})
+    weights_column: str | None = field(default=None, metadata={
+        "help": "per-sample loss weights from this column (e.g. written by seal filter --weights-column)"})
+    max_length: int = field(default=512, metadata={"help": "tokens per sample"})
+    length_policy: str = field(default="truncate", metadata={"help": "truncate or drop", "choices": LENGTH_POLICIES})
+    on_error: str = field(default="raise", metadata={"help": "malformed records: raise or skip",
+                                                      "choices": ("raise", "skip")})
+
+    # Parameters that control the model and training
+    model: str = field(default="smollm2", metadata={"help": "model to fine-tune: smollm2, a folder or a hub id"})
+    finetuning: str = field(default="lora", metadata={"help": "lora or full", "choices": ("lora", "full")})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    lora_targets: list[str] = field(default_factory=lambda: ["all-linear"], metadata={
+        "help": "modules to adapt (comma-separated) or all-linear"})
+    lr: float = field(default=2e-4, metadata={"help": "learning rate (AdamW)"})
+    epochs: int = field(default=3, metadata={"help": "passes over the data"})
+    batch_size: int = field(default=8, metadata={"help": "samples per optimizer step"})
+    micro_batch_size: int | None = field(default=None, metadata={"help": "samples per forward pass"})
+    seed: int = field(default=0, metadata={"help": "seed"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, ..."})
+    merge: bool = field(default=True, metadata={"help": "also save the LoRA-merged full model in out/model"})
+
+    # Parameters that control the run
+    checkpoint_every: int = field(default=50, metadata={"help": "steps between checkpoints"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --out from its checkpoint"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an earlier run in --out"})
+    max_steps: int | None = field(default=None, metadata={"help": "stop after this many steps (resume later)"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size", "max_length", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.micro_batch_size is not None and not 1 <= self.micro_batch_size <= self.batch_size:
+            raise ConfigError("micro_batch_size must be between 1 and batch_size")
+
+
+@dataclass(kw_only=True)
+class AlignConfig(FinetuneConfig):
+    """Settings of `seal align`: fine-tuning on the built-in safe set (refusals to harmful requests and helpful
+    answers to benign ones) with LoRA on all linear layers, to make an aligned starting model."""
+
+    data: str = field(default="builtin:safe", metadata={
+        "help": "alignment data: refusals to harmful requests plus helpful answers (default: builtin:safe)"})
+    lr: float = field(default=3e-4, metadata={"help": "learning rate (AdamW)"})
+
+
+_RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")
+
+
+def _weights(cfg: FinetuneConfig, encoded) -> torch.Tensor | None:
+    if not cfg.weights_column:
+        return None
+    from .data import load_samples
+    _, records, _ = load_samples(cfg.data, shape=cfg.shape, fields=parse_fields(cfg.fields), on_error=cfg.on_error,
+                                 fmt=cfg.format)
+    raw = {r.index: r.raw for r in records}
+    values = []
+    for e in encoded:
+        v = raw[e.index].get(cfg.weights_column)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"{cfg.data}: row {e.index}: column '{cfg.weights_column}' must be a number >= 0, "
+                              f"got {v!r}")
+        values.append(float(v))
+    return torch.tensor(values)
+
+
+def run_finetune(cfg: FinetuneConfig) -> dict:
+    """Fine-tune cfg.model on cfg.data; returns the manifest (also written to out/manifest.json)."""
+    out = prepare_out(cfg.out, cfg.resume, cfg.overwrite, ("model", "adapter", "manifest.json", "train_log.jsonl",
+                                                           "data_log.jsonl"))
+    t0 = time.time()
+    torch.manual_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    encoded, report = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=parse_fields(cfg.fields),
+                                      fmt=cfg.format, max_length=cfg.max_length, length_policy=cfg.length_policy,
+                                      on_error=cfg.on_error, name="training")
+    weights = _weights(cfg, encoded)
+    device = pick_device(cfg.device)
+    model = load_model(cfg.model, device=device)
+    if cfg.finetuning == "lora":
+        targets = "all-linear" if cfg.lora_targets == ["all-linear"] else cfg.lora_targets
+        model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets))
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    collate = Collator(tokenizer.pad_token_id)
+    steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    key = {k: v for k, v in to_dict(cfg).items() if k not in _RUN_ONLY}
+    key["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
+    step = 0
+    state = load_state(out) if cfg.resume else None
+    if state is not None:
+        if state["key"] != key:
+            raise ConfigError(f"{out}/checkpoint: made with other settings or data; use --overwrite to start again")
+        with torch.no_grad():
+            named = dict(model.named_parameters())
+            for n, v in state["params"].items():
+                named[n].copy_(v)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        step = state["step"]
+        log.info("resumed at step %d of %d", step, total)
+
+    micro = cfg.micro_batch_size or cfg.batch_size
+    log_path = out / "train_log.jsonl"
+    stop_at = total if cfg.max_steps is None else min(total, step + cfg.max_steps)
+    bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not cfg.progress, unit="step",
+               dynamic_ncols=True)
+    with open(log_path, "a" if step else "w", encoding="utf-8") as log_file:
+        while step < stop_at:
+            epoch, k = divmod(step, steps_per_epoch)
+            idx = epoch_batches(len(encoded), cfg.batch_size, cfg.seed, epoch)[k]
+            w = torch.ones(len(idx)) if weights is None else weights[idx]
+            norm = max(float(w.sum()), 1e-12)         # weighted mean over the batch
+            total_loss, start = 0.0, 0
+            for chunk in micro_batches([encoded[i] for i in idx.tolist()], micro):
+                batch = {k_: v.to(device) for k_, v in collate(chunk).items()}
+                losses = per_sample_loss(model, batch)
+                w_mb = w[start:start + len(chunk)].to(losses.device)
+                loss = (w_mb * losses).sum() / norm
+                loss.backward()
+                total_loss += loss.item()
+                start += len(chunk)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            log_file.write(json.dumps({"step": step, "epoch": epoch, "loss": total_loss}) + "\n")
+            bar.update(1)
+            bar.set_postfix(loss=f"{total_loss:.3f}")
+            if step % cfg.checkpoint_every == 0 or step == stop_at:
+                log_file.flush()
+                save_state(out, {"step": step, "key": key, "optimizer": optimizer.state_dict(),
+                                 "rng": torch.get_rng_state(),
+                                 "params": {n: p.detach().cpu() for n, p in model.named_parameters()
+                                            if p.requires_grad}})
+    bar.close()
+
+    finished = step >= total
+    if finished:
+        _save_model(model, tokenizer, out, cfg)
+    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
+        for row in report.dropped + report.truncated:
+            f.write(json.dumps(row) + "\n")
+    manifest = {
+        "command": "finetune", "config": to_dict(cfg), "inputs": {"data": file_fingerprint(cfg.data)},
+        "model": {"name": cfg.model, "resolved": resolve_model(cfg.model), "parameters": count_parameters(model)},
+        "data": {**report.counts(), "rows": report.rows, "kept": report.kept, "shape": report.shape},
+        "samples": len(encoded), "steps": step, "total_steps": total, "finished": finished,
+        "final_loss": total_loss if step else None, "output_model": str(out / "model") if finished else None,
+        "versions": versions(), "device": str(device), "wall_time_s": round(time.time() - t0, 2),
+    }
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _save_model(model, tokenizer, out: Path, cfg: FinetuneConfig) -> None:
+    """LoRA: the adapter in out/adapter and (merge=True) the merged model in out/model; full: out/model."""
+    import shutil
+    for name in ("model", "adapter"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    if cfg.finetuning == "lora":
+        model.save_pretrained(out / "adapter")
+        tokenizer.save_pretrained(out / "adapter")
+        if not cfg.merge:
+            return
+        model = model.merge_and_unload()
+    model.save_pretrained(out / "model")
+    tokenizer.save_pretrained(out / "model")
+
+
+def run_align(cfg: AlignConfig) -> dict:
+    """`seal align`: run_finetune with alignment defaults."""
+    return run_finetune(cfg)

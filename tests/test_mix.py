@@ -1,0 +1,99 @@
+"""Tests for seal.mix (`seal mix`): counts, seeding, labels kept apart from the training rows."""
+
+import json
+
+import pytest
+
+from seal import builtin
+from seal.config import ConfigError
+from seal.data import DataError, load_samples
+from seal.mix import MixConfig, run_mix
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    benign = write(tmp_path / "benign.jsonl", [{"prompt": f"Benign {i}?", "response": f"Answer {i}.", "source": "b"}
+                                               for i in range(80)])
+    harmful = tmp_path / "harmful.json"  # another format and shape: an Alpaca-style JSON list
+    harmful.write_text(json.dumps([{"instruction": f"Harmful {i}", "input": "", "output": f"Sure, step {i}."}
+                                   for i in range(30)]))
+    return benign, str(harmful)
+
+
+def mix(tmp_path, benign, harmful, out="mix", **kw):
+    return run_mix(MixConfig(benign=benign, harmful=harmful, out=str(tmp_path / out), **kw))
+
+
+def read(path):
+    return [json.loads(line) for line in open(path, encoding="utf-8")]
+
+
+def test_mix_has_the_requested_counts_and_labels_match_rows(tmp_path, inputs):
+    summary = mix(tmp_path, *inputs, size=50, harmful_fraction=0.2, seed=3)
+    assert (summary["rows"], summary["harmful"], summary["benign"]) == (50, 10, 40)
+    rows, labels = read(summary["mix"]), read(summary["labels"])
+    assert all(set(r) == {"prompt", "response"} for r in rows)  # no label, no source
+    samples, _, report = load_samples(summary["mix"])
+    assert len(samples) == 50 and not report.dropped
+    assert [lb["id"] for lb in labels] == [s.id for s in samples]
+    assert [lb["index"] for lb in labels] == list(range(50))
+    for row, lb in zip(rows, labels):
+        assert lb["label"] == ("harmful" if row["prompt"].startswith("Harmful") else "benign")
+        assert lb["source"] == (inputs[1] if lb["label"] == "harmful" else inputs[0])
+    assert sum(lb["label"] == "harmful" for lb in labels) == 10
+    assert [lb["label"] for lb in labels] != sorted(lb["label"] for lb in labels)  # shuffled
+    manifest = json.load(open(summary["manifest"]))
+    assert manifest["counts"]["harmful"] == 10 and manifest["config"]["seed"] == 3
+    assert manifest["inputs"]["harmful"]["sha256"] and manifest["inputs"]["benign"]["spec"] == inputs[0]
+
+
+def test_mix_is_seeded(tmp_path, inputs):
+    a = mix(tmp_path, *inputs, out="a", size=40, seed=1)
+    b = mix(tmp_path, *inputs, out="b", size=40, seed=1)
+    c = mix(tmp_path, *inputs, out="c", size=40, seed=2)
+    assert open(a["mix"]).read() == open(b["mix"]).read()
+    assert open(a["labels"]).read() == open(b["labels"]).read()
+    assert open(a["mix"]).read() != open(c["mix"]).read()
+    assert a["harmful"] == 4  # round(40 * 0.1)
+
+
+def test_too_few_rows_says_how_many_are_available(tmp_path, inputs):
+    with pytest.raises(DataError, match=r"has 30 usable rows.*needs 50 harmful rows"):
+        mix(tmp_path, *inputs, size=100, harmful_fraction=0.5)
+    with pytest.raises(DataError, match=r"has 80 usable rows.*needs 90 benign rows"):
+        mix(tmp_path, *inputs, size=100, harmful_fraction=0.1)
+
+
+def test_config_is_validated(tmp_path, inputs):
+    for kw in ({"size": 0}, {"harmful_fraction": 1.5}, {"benign_shape": "nope"}):
+        with pytest.raises(ConfigError):
+            mix(tmp_path, *inputs, **kw)
+
+
+def test_chat_inputs_give_message_rows(tmp_path, inputs):
+    chat = write(tmp_path / "chat.jsonl", [{"messages": [{"role": "system", "content": "S"},
+                                                         {"role": "user", "content": f"Harmful {i}"},
+                                                         {"role": "assistant", "content": "Sure."}]}
+                                           for i in range(10)])
+    summary = mix(tmp_path, inputs[0], chat, size=20, harmful_fraction=0.5)
+    rows = read(summary["mix"])
+    assert all(set(r) == {"messages"} for r in rows)
+    samples, _, _ = load_samples(summary["mix"])
+    assert [lb["id"] for lb in read(summary["labels"])] == [s.id for s in samples]
+
+
+def test_mix_of_builtins(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))
+    if builtin._package_folder("pyrit") is None:
+        pytest.skip("builtin:harmful needs the data package pyrit")
+    summary = run_mix(MixConfig(benign="builtin:benign-tasks", harmful="builtin:harmful", out=str(tmp_path / "m"),
+                                size=500, harmful_fraction=0.1))
+    assert (summary["harmful"], summary["benign"]) == (50, 450)
+    labels = read(summary["labels"])
+    assert {lb["source"] for lb in labels} == {"builtin:benign-tasks", "builtin:harmful"}
+    assert all(set(r) == {"prompt", "response"} for r in read(summary["mix"]))

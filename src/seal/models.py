@@ -3,7 +3,6 @@ and compute the per-sample, length-normalised response loss that every stage of 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import shutil
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from .packages import package_folder
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,6 @@ def cache_dir() -> Path:
     return Path(base) / "seal-llm"
 
 
-def _package_folder(package: str) -> Path | None:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
-
-
 def embedded_model_path(name: str) -> Path:
     """Convert an embedded GGUF model to an ordinary safetensors folder once, and return that folder.
 
@@ -59,7 +53,7 @@ def embedded_model_path(name: str) -> Path:
     target = cache_dir() / "models" / spec["cache_name"]
     if (target / "config.json").exists():
         return target
-    folder = _package_folder(spec["package"])
+    folder = package_folder(spec["package"])
     if folder is None or not (folder / spec["gguf"]).exists():
         raise ModelError(
             f"model '{name}' needs the package {spec['package']}: run `{spec['install']}` (or `make venv`)."

@@ -207,3 +207,17 @@ def test_every_sample_is_visited_every_epoch_and_the_safe_set_cycles():
         assert min(len(x) for x in batches) >= min(n, b) // 2
     stream = [i for step in range(5) for i in cycling_batch(3, 2, seed=0, step=step)]
     assert sorted(stream[:3]) == [0, 1, 2] and sorted(stream[3:6]) == [0, 1, 2]
+
+
+def test_length_grouped_batches_cover_every_sample_and_cut_padding():
+    lengths = [int(x) for x in torch.randint(5, 200, (203,), generator=torch.Generator().manual_seed(0))]
+    plain = epoch_batches(203, 8, seed=0, epoch=0)
+    grouped = epoch_batches(203, 8, seed=0, epoch=0, lengths=lengths)
+    assert sorted(torch.cat(grouped).tolist()) == list(range(203))
+    assert sorted(len(b) for b in grouped) == sorted(len(b) for b in plain)
+
+    def padded(batches):
+        return sum(len(b) * max(lengths[i] for i in b.tolist()) for b in batches)
+    assert padded(grouped) < 0.7 * padded(plain)
+    assert epoch_batches(203, 8, 0, 0, lengths)[0].tolist() == grouped[0].tolist()      # seeded
+    assert epoch_batches(203, 8, 0, 1, lengths)[0].tolist() != grouped[0].tolist()      # new order each epoch

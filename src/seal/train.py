@@ -63,6 +63,8 @@ class FinetuneConfig:
     epochs: int = field(default=3, metadata={"help": "passes over the data"})
     batch_size: int = field(default=8, metadata={"help": "samples per optimizer step"})
     micro_batch_size: int | None = field(default=None, metadata={"help": "samples per forward pass"})
+    group_by_length: bool = field(default=True, metadata={
+        "help": "batch samples of similar length together (less padding; order still seeded and random)"})
     seed: int = field(default=0, metadata={"help": "seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, ..."})
     merge: bool = field(default=True, metadata={"help": "also save the LoRA-merged full model in out/model"})
@@ -155,12 +157,17 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     micro = cfg.micro_batch_size or cfg.batch_size
     log_path = out / "train_log.jsonl"
     stop_at = total if cfg.max_steps is None else min(total, step + cfg.max_steps)
+    lengths = [len(e) for e in encoded] if cfg.group_by_length else None
+    batches, batches_epoch = [], -1
     bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not cfg.progress, unit="step",
                dynamic_ncols=True)
     with open(log_path, "a" if step else "w", encoding="utf-8", buffering=1) as log_file:
         while step < stop_at:
             epoch, k = divmod(step, steps_per_epoch)
-            idx = epoch_batches(len(encoded), cfg.batch_size, cfg.seed, epoch)[k]
+            if epoch != batches_epoch:
+                batches = epoch_batches(len(encoded), cfg.batch_size, cfg.seed, epoch, lengths)
+                batches_epoch = epoch
+            idx = batches[k]
             w = torch.ones(len(idx)) if weights is None else weights[idx]
             norm = max(float(w.sum()), 1e-12)         # weighted mean over the batch
             total_loss, start = 0.0, 0

@@ -35,9 +35,15 @@ COMMANDS = {
                  "seal.train", "FinetuneConfig", "run_finetune"),
     "evaluate": ("refusal rate on held-out harmful prompts, over-refusal, task accuracy, held-out loss",
                  "seal.evaluate", "EvaluateConfig", "run_evaluate"),
-    "demo": ("SEAL selection on the embedded SmolLM2 and the shipped example mix, scored against known labels",
+    "run": ("the whole pipeline from one YAML file: seal run CONFIG.yaml [key=value ...]",
+            "seal.pipeline", "RunConfig", "run_pipeline"),
+    "report": ("Markdown and HTML report of a run folder: seal report RUN_DIR", "seal.report", "ReportConfig",
+               "run_report"),
+    "demo": ("seal run on the embedded default: aligned SmolLM2, a contaminated mix, SEAL vs random vs full",
              "seal.demo", "DemoConfig", "run_demo"),
 }
+# Commands whose first bare argument (no "=") is a file or folder rather than a key=value override.
+POSITIONAL = {"run": "config", "report": "run_dir"}
 
 
 def _user_errors():
@@ -79,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     _, module, cls_name, fn_name = COMMANDS[args.command]
     mod = importlib.import_module(module)
     cli = {k: v for k, v in vars(args).items() if k not in ("command", "config", "overrides", "quiet")}
+    if args.command in POSITIONAL and args.overrides and "=" not in args.overrides[0]:
+        first = args.overrides.pop(0)
+        if POSITIONAL[args.command] == "config":
+            args.config = first
+        else:
+            cli[POSITIONAL[args.command]] = first
     try:
         cfg = build(getattr(mod, cls_name), cli, args.config, args.overrides)
         result = getattr(mod, fn_name)(cfg)
@@ -91,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {k: v for k, v in result.items() if k in (
         "samples_scored", "steps", "total_steps", "finished", "wall_time_s", "rows", "usable", "kept",
         "removed", "written", "dropped", "mode", "detection", "selected", "output_model", "final_loss",
-        "harmful", "benign", "tasks", "heldout", "counts", "paths")}
+        "harmful", "benign", "tasks", "heldout", "counts", "paths", "report", "html", "ran", "skipped")}
     print(json.dumps(summary))
     return 0
 

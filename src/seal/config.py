@@ -27,6 +27,8 @@ def _base_type(tp):
         origin = typing.get_origin(tp)
     if origin is list:
         return typing.get_args(tp)[0], optional, True
+    if origin is dict:
+        return dict, optional, False
     return tp, optional, False
 
 
@@ -39,6 +41,10 @@ def coerce(value, tp, name: str):
     if is_list:
         items = value if isinstance(value, list) else [v for v in str(value).split(",") if v.strip()]
         return [coerce(v, base, name) for v in items]
+    if base is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{name}': expected a mapping of settings, got {value!r}")
+        return value
     try:
         if base is bool:
             if isinstance(value, bool):
@@ -63,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         base, _, is_list = _base_type(hints[f.name])
+        if base is dict:  # nested settings: YAML or dotted key=value overrides (select.epochs=3)
+            continue
         flag = "--" + f.name.replace("_", "-")
         help_ = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else None
@@ -98,12 +106,20 @@ def build(cls, cli: dict | None = None, config_file: str | None = None, override
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
         k, v = item.split("=", 1)
-        values[k.strip().replace("-", "_")] = yaml.safe_load(v) if v.strip() else v
+        k, v = k.strip().replace("-", "_"), (yaml.safe_load(v) if v.strip() else v)
+        if "." in k:  # a key of a nested mapping: stage.key=value
+            top, sub = k.split(".", 1)
+            values[top] = {**(values.get(top) or {}), sub: v}
+        else:
+            values[k] = v
     values.update(cli or {})
     unknown = sorted(set(values) - names)
     if unknown:
         raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
     kwargs = {k: coerce(v, hints[k], k) for k, v in values.items()}
+    for f in dataclasses.fields(cls):  # nested mappings extend their defaults instead of replacing them
+        if f.name in kwargs and isinstance(kwargs[f.name], dict) and f.default_factory is not dataclasses.MISSING:
+            kwargs[f.name] = {**f.default_factory(), **kwargs[f.name]}
     for f in dataclasses.fields(cls):
         choices = f.metadata.get("choices")
         if choices and f.name in kwargs and kwargs[f.name] not in choices:

@@ -1,0 +1,185 @@
+"""`seal run CONFIG.yaml [key=value ...]`: the whole pipeline in one run folder.
+
+    aligned/          seal align (optional): the aligned proxy and target
+    mix/              seal mix (optional): the contaminated fine-tuning set and its labels
+    select/           seal select on the proxy: scores.jsonl
+    data/             the fine-tuning sets compared: full.jsonl, random.jsonl, seal.jsonl
+    ft-<name>/        seal finetune of the target on each set
+    eval-<name>/      seal evaluate of the starting model and of each fine-tuned model
+    report.md/.html   seal report
+
+Each stage folder holds `stage.json` with a key made of the stage's settings and the keys of the stages it
+reads. A stage whose key is unchanged and which finished is skipped; one that was interrupted is resumed;
+one whose key changed is run again (and so is everything downstream, since its key changes too)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ConfigError
+from .manifest import write_json
+
+log = logging.getLogger(__name__)
+
+COMPARISONS = ("full", "random", "seal")
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """Settings of `seal run`. Nested stage settings take the keys of that stage's command
+    (e.g. `select.epochs=3`, `finetune.lr=1e-4`, `evaluate.n_harmful=50`)."""
+
+    out: str = field(metadata={"help": "run folder"})
+    model: str = field(default="smollm2", metadata={"help": "base model: the selection proxy and the target"})
+    target: str | None = field(default=None, metadata={
+        "help": "model to fine-tune and evaluate (default: the aligned model, else --model)"})
+    align: bool = field(default=True, metadata={"help": "align --model first (seal align) and use the result"})
+    align_settings: dict = field(default_factory=dict, metadata={"help": "settings of seal align"})
+    data: str | None = field(default=None, metadata={"help": "fine-tuning set (default: built by the mix stage)"})
+    labels: str | None = field(default=None, metadata={
+        "help": "labels file {index,label} for detection metrics (the mix stage writes one)"})
+    mix: dict = field(default_factory=lambda: {"benign": "builtin:benign-tasks", "harmful": "builtin:harmful",
+                                               "size": 300, "harmful_fraction": 0.1},
+                      metadata={"help": "settings of seal mix (used when --data is not given)"})
+    safe: str = field(default="builtin:safe", metadata={"help": "trusted safe set for selection"})
+    select: dict = field(default_factory=dict, metadata={"help": "settings of seal select"})
+    keep: float = field(default=0.8, metadata={"help": "fraction of the data kept by SEAL and by random"})
+    compare: list[str] = field(default_factory=lambda: list(COMPARISONS), metadata={
+        "help": "fine-tuning sets to compare: full, random, seal"})
+    finetune: dict = field(default_factory=dict, metadata={"help": "settings of seal finetune"})
+    evaluate: dict = field(default_factory=dict, metadata={"help": "settings of seal evaluate"})
+    seed: int = field(default=0, metadata={"help": "seed of every stage"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def validate(self) -> None:
+        unknown = set(self.compare) - set(COMPARISONS)
+        if unknown or not self.compare:
+            raise ConfigError(f"compare: {sorted(unknown)} not in {COMPARISONS}")
+        if not 0 < self.keep <= 1:
+            raise ConfigError(f"keep must be a fraction in (0, 1], got {self.keep}")
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class Stages:
+    """Runs stages with caching: `stage.json` holds {key, done}."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.ran: list[str] = []
+        self.skipped: list[str] = []
+
+    def run(self, name: str, key_obj, fn):
+        folder = self.out / name
+        marker = folder / "stage.json"
+        key = _key(key_obj)
+        previous = json.loads(marker.read_text()) if marker.exists() else None
+        if previous and previous["key"] == key and previous["done"]:
+            log.info("[cached] %s", name)
+            self.skipped.append(name)
+            return key
+        resume = bool(previous and previous["key"] == key)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(marker, {"key": key, "done": False, "settings": key_obj})
+        log.info("[run] %s%s", name, " (resuming)" if resume else "")
+        t0 = time.time()
+        fn(folder, resume)
+        write_json(marker, {"key": key, "done": True, "settings": key_obj, "wall_time_s": round(time.time() - t0, 2)})
+        self.ran.append(name)
+        return key
+
+
+def _fingerprint(path: str | None) -> str | None:
+    from .data import file_fingerprint
+    return None if path is None else file_fingerprint(path)["sha256"]
+
+
+def run_pipeline(cfg: RunConfig) -> dict:
+    from .evaluate import EvaluateConfig, run_evaluate
+    from .filter import FilterConfig, run_filter
+    from .mix import MixConfig, run_mix
+    from .select import SelectConfig, run_select
+    from .train import AlignConfig, FinetuneConfig, run_align, run_finetune
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages(out)
+    common = {"seed": cfg.seed}
+    t0 = time.time()
+
+    # 1. the aligned starting point (proxy and target)
+    model, model_key = cfg.model, cfg.model
+    if cfg.align:
+        settings = {**common, **cfg.align_settings, "model": cfg.model}
+        model_key = stages.run("aligned", {"align": settings}, lambda d, resume: run_align(AlignConfig(
+            out=str(d), resume=resume, overwrite=not resume, progress=cfg.progress, **settings)))
+        model = str(out / "aligned")
+    target, target_key = (cfg.target, cfg.target) if cfg.target else (model, model_key)
+
+    # 2. the fine-tuning set (and labels, when known)
+    if cfg.data:
+        data, labels, data_key = cfg.data, cfg.labels, _fingerprint(cfg.data)
+    else:
+        settings = {**common, **cfg.mix}
+        data_key = stages.run("mix", {"mix": settings, "inputs": [_fingerprint(settings.get("benign")),
+                                                                  _fingerprint(settings.get("harmful"))]},
+                              lambda d, resume: run_mix(MixConfig(out=str(d), **settings)))
+        data, labels = str(out / "mix" / "mix.jsonl"), str(out / "mix" / "labels.jsonl")
+
+    # 3. selection on the proxy
+    select_settings = {**common, **cfg.select, "model": model, "data": data, "safe": cfg.safe}
+    select_key = stages.run("select", {"select": select_settings, "upstream": [model_key, data_key],
+                                       "safe": _fingerprint(cfg.safe)},
+                            lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,
+                                                                      progress=cfg.progress, **select_settings)))
+
+    # 4. the compared fine-tuning sets: full, a random fraction, SEAL's top fraction
+    def make_sets(d: Path, resume: bool) -> None:
+        from .data import load_samples, write_records
+        if "full" in cfg.compare or "random" in cfg.compare:
+            samples, records, _ = load_samples(data)
+            raw = {r.index: r.raw for r in records}
+            rows = [raw[s.index] for s in samples]
+            write_records(rows, d / "full.jsonl", "jsonl")
+            n_keep = max(1, int(cfg.keep * len(rows) + 1e-9))
+            chosen = sorted(random.Random(f"{cfg.seed}:random").sample(range(len(rows)), n_keep))
+            write_records([rows[i] for i in chosen], d / "random.jsonl", "jsonl")
+        if "seal" in cfg.compare:
+            run_filter(FilterConfig(data=data, scores=str(out / "select" / "scores.jsonl"),
+                                    out=str(d / "seal.jsonl"), keep=cfg.keep, out_format="jsonl"))
+
+    stages.run("data", {"keep": cfg.keep, "compare": cfg.compare, "seed": cfg.seed,
+                                   "upstream": [data_key, select_key]}, make_sets)
+
+    # 5. fine-tune the target on each set and evaluate everything the same way
+    eval_settings = {**common, **cfg.evaluate}
+    stages.run("eval-start", {"evaluate": eval_settings, "upstream": target_key},
+               lambda d, resume: run_evaluate(EvaluateConfig(model=target, out=str(d), progress=cfg.progress,
+                                                             **eval_settings)))
+    ft_settings = {**common, **cfg.finetune, "model": target}
+    for name in cfg.compare:
+        data_file = _fingerprint(str(out / "data" / f"{name}.jsonl"))
+        ft_key = stages.run(f"ft-{name}", {"finetune": ft_settings, "upstream": [target_key, data_file]},
+                            lambda d, resume, name=name: run_finetune(FinetuneConfig(
+                                data=str(out / "data" / f"{name}.jsonl"), out=str(d), resume=resume,
+                                overwrite=not resume, progress=cfg.progress, **ft_settings)))
+        stages.run(f"eval-{name}", {"evaluate": eval_settings, "upstream": ft_key},
+                   lambda d, resume, name=name: run_evaluate(EvaluateConfig(
+                       model=str(out / f"ft-{name}"), out=str(d), progress=cfg.progress, **eval_settings)))
+
+    # 6. the report
+    from .report import write_report
+    summary = {"out": str(out), "labels": labels, "ran": stages.ran, "skipped": stages.skipped,
+               "wall_time_s": round(time.time() - t0, 2)}
+    write_json(out / "run.json", {**summary, "config": {k: v for k, v in vars(cfg).items()}})
+    summary["report"] = str(write_report(out))
+    log.info("report: %s", summary["report"])
+    return summary

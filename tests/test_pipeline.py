@@ -1,0 +1,72 @@
+"""seal run end to end on a tiny model: every artefact exists and parses; a rerun skips the cached stages; a
+changed setting reruns that stage and what follows it, not what comes before."""
+
+import json
+
+import pytest
+import yaml
+
+import tiny
+from seal.cli import main
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=100)
+
+
+def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys):
+    rows, labels, safe = tiny.toy_sets(seed=0, n_benign=24, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
+    labels_path = tiny.write_jsonl(tmp_path / "labels.jsonl", [
+        {"index": i, "label": "harmful" if y else "benign"} for i, y in enumerate(labels)])
+    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    harmful = tiny.write_jsonl(tmp_path / "eh.jsonl", [{"prompt": p} for p in tiny.harmful_prompts()[-4:]])
+    benign = tiny.write_jsonl(tmp_path / "eb.jsonl", [{"prompt": f"what is {i} plus 3 ?"} for i in range(4)])
+    tasks = tiny.write_jsonl(tmp_path / "et.jsonl", [{"prompt": f"what is {i} plus 4 ?",
+                                                      "answer": f"the answer is {i + 4} ."} for i in range(4)])
+    config = {
+        "out": str(tmp_path / "run"), "model": str(base), "align": True,
+        "align_settings": {"data": str(safe_path), "epochs": 1, "lr": 1e-2},
+        "data": str(data), "labels": str(labels_path), "safe": str(safe_path),
+        "select": {"epochs": 1, "finetuning": "full", "lr": 3e-3}, "keep": 0.75,
+        "finetune": {"epochs": 1, "lr": 1e-2},
+        "evaluate": {"harmful": str(harmful), "benign": str(benign), "tasks": str(tasks), "heldout": str(data),
+                     "judges": ["keyword:seal-v1"], "max_new_tokens": 4, "task_max_new_tokens": 4},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+
+    assert main(["run", str(tmp_path / "run.yaml"), "--progress", "false", "-q"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = tmp_path / "run"
+    expected = ["aligned", "select", "data", "eval-start", "ft-full", "eval-full", "ft-random", "eval-random",
+                "ft-seal", "eval-seal"]
+    assert first["ran"] == expected and first["skipped"] == []
+    assert (run / "aligned" / "model" / "config.json").exists()
+    assert len([json.loads(line) for line in open(run / "select" / "scores.jsonl")]) == 28
+    sizes = {name: len(open(run / "data" / f"{name}.jsonl").read().splitlines()) for name in ("full", "random",
+                                                                                              "seal")}
+    assert sizes == {"full": 28, "random": 21, "seal": 21}
+    for name in ("start", "full", "random", "seal"):
+        metrics = json.loads((run / f"eval-{name}" / "metrics.json").read_text())
+        assert metrics["harmful"]["n"] == 4 and metrics["tasks"]["n"] == 4 and "mean_loss" in metrics["heldout"]
+        assert len((run / f"eval-{name}" / "generations.jsonl").read_text().splitlines()) == 12
+    report = (run / "report.md").read_text()
+    assert "AUROC" in report and "fine-tuned on SEAL's selection" in report and "Lowest-ranked" in report
+    assert (run / "plots" / "scores.png").stat().st_size > 1000
+    assert (run / "plots" / "selector.png").stat().st_size > 1000
+    assert "data:image/png;base64," in (run / "report.html").read_text()
+
+    assert main(["run", str(tmp_path / "run.yaml"), "--progress", "false", "-q"]) == 0
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert second["ran"] == [] and second["skipped"] == expected
+
+    assert main(["run", str(tmp_path / "run.yaml"), "keep=0.5", "--progress", "false", "-q"]) == 0
+    third = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert third["skipped"] == ["aligned", "select", "eval-start", "ft-full", "eval-full"]   # full set unchanged
+    assert third["ran"] == ["data", "ft-random", "eval-random", "ft-seal", "eval-seal"]
+
+
+def test_report_of_a_missing_folder_is_an_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "not a run folder" in capsys.readouterr().err

@@ -15,7 +15,8 @@ def base(tmp_path_factory):
     return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=100)
 
 
-def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys):
+def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys, monkeypatch):
+    monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))       # aligned models are cached here
     rows, labels, safe = tiny.toy_sets(seed=0, n_benign=24, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
     data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
     labels_path = tiny.write_jsonl(tmp_path / "labels.jsonl", [
@@ -42,7 +43,8 @@ def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys):
     expected = ["aligned", "select", "data", "eval-start", "ft-full", "eval-full", "ft-random", "eval-random",
                 "ft-seal", "eval-seal"]
     assert first["ran"] == expected and first["skipped"] == []
-    assert (run / "aligned" / "model" / "config.json").exists()
+    assert first["model"].startswith(str(tmp_path / "cache" / "aligned"))
+    assert (tmp_path / "cache" / "aligned" / first["model"].split("/")[-1] / "model" / "config.json").exists()
     assert len([json.loads(line) for line in open(run / "select" / "scores.jsonl")]) == 28
     sizes = {name: len(open(run / "data" / f"{name}.jsonl").read().splitlines()) for name in ("full", "random",
                                                                                               "seal")}

@@ -1,6 +1,7 @@
 """`seal run CONFIG.yaml [key=value ...]`: the whole pipeline in one run folder.
 
-    aligned/          seal align (optional): the aligned proxy and target
+    (cache)/aligned/  seal align (optional): the aligned proxy and target, kept in the user cache and shared
+                      by every run with the same alignment settings (path in run.json)
     mix/              seal mix (optional): the contaminated fine-tuning set and its labels
     select/           seal select on the proxy: scores.jsonl
     data/             the fine-tuning sets compared: full.jsonl, random.jsonl, seal.jsonl
@@ -77,8 +78,8 @@ class Stages:
         self.ran: list[str] = []
         self.skipped: list[str] = []
 
-    def run(self, name: str, key_obj, fn):
-        folder = self.out / name
+    def run(self, name: str, key_obj, fn, folder: Path | None = None):
+        folder = folder or self.out / name
         marker = folder / "stage.json"
         key = _key(key_obj)
         previous = json.loads(marker.read_text()) if marker.exists() else None
@@ -115,13 +116,17 @@ def run_pipeline(cfg: RunConfig) -> dict:
     common = {"seed": cfg.seed}
     t0 = time.time()
 
-    # 1. the aligned starting point (proxy and target)
+    # 1. the aligned starting point (proxy and target). Aligned models are kept in the user cache, keyed by
+    #    their settings and inputs, so every run with the same alignment settings reuses one.
     model, model_key = cfg.model, cfg.model
     if cfg.align:
+        from .models import cache_dir
         settings = {**common, **cfg.align_settings, "model": cfg.model}
-        model_key = stages.run("aligned", {"align": settings}, lambda d, resume: run_align(AlignConfig(
-            out=str(d), resume=resume, overwrite=not resume, progress=cfg.progress, **settings)))
-        model = str(out / "aligned")
+        key_obj = {"align": settings, "inputs": _fingerprint(settings.get("data", "builtin:align"))}
+        aligned = cache_dir() / "aligned" / _key(key_obj)
+        model_key = stages.run("aligned", key_obj, lambda d, resume: run_align(AlignConfig(
+            out=str(d), resume=resume, overwrite=not resume, progress=cfg.progress, **settings)), folder=aligned)
+        model = str(aligned)
     target, target_key = (cfg.target, cfg.target) if cfg.target else (model, model_key)
 
     # 2. the fine-tuning set (and labels, when known)
@@ -177,7 +182,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
 
     # 6. the report
     from .report import write_report
-    summary = {"out": str(out), "labels": labels, "ran": stages.ran, "skipped": stages.skipped,
+    summary = {"out": str(out), "labels": labels, "model": model, "ran": stages.ran, "skipped": stages.skipped,
                "wall_time_s": round(time.time() - t0, 2)}
     write_json(out / "run.json", {**summary, "config": {k: v for k, v in vars(cfg).items()}})
     summary["report"] = str(write_report(out))

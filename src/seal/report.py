@@ -50,11 +50,14 @@ def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[d
     out, plots = run / "plots", []
     out.mkdir(exist_ok=True)
     if scores and labels:
+        import numpy as np
+
         fig, ax = plt.subplots(figsize=(6, 3.5))
+        edges = np.histogram_bin_edges([s["score"] for s in scores], bins=40)   # the same bins for both labels
         for name, colour in (("benign", "tab:blue"), ("harmful", "tab:red")):
             values = [s["score"] for s in scores if labels.get(s["index"]) == (name == "harmful")]
             if values:
-                ax.hist(values, bins=30, alpha=0.6, color=colour, label=f"{name} ({len(values)})")
+                ax.hist(values, bins=edges, alpha=0.6, color=colour, label=f"{name} ({len(values)})")
         ax.set_xlabel("score (learned logit; higher = keep)")
         ax.set_ylabel("samples")
         ax.set_title("Score distribution by known label")
@@ -77,7 +80,7 @@ def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[d
         ax2.set_ylabel("gamma")
         lines = ax.get_legend_handles_labels()
         lines2 = ax2.get_legend_handles_labels()
-        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8)
+        ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="lower left")
         ax.set_title("Selector training curves")
         fig.tight_layout()
         fig.savefig(out / "selector.png", dpi=110)

@@ -73,11 +73,14 @@ def test_resumed_finetune_equals_uninterrupted(tmp_path, base):
     run_finetune(FinetuneConfig(out=str(tmp_path / "full"), **kw))
     m = run_finetune(FinetuneConfig(out=str(tmp_path / "part"), max_steps=5, **kw))
     assert not m["finished"] and not (tmp_path / "part" / "model").exists()
+    with open(tmp_path / "part" / "train_log.jsonl", "a") as f:      # a step logged after the last checkpoint
+        f.write(json.dumps({"step": 6, "epoch": 0, "loss": 9.9}) + "\n")   # (as when a run is killed)
     m = run_finetune(FinetuneConfig(out=str(tmp_path / "part"), resume=True, **kw))
     assert m["finished"]
     full = [json.loads(line)["loss"] for line in open(tmp_path / "full" / "train_log.jsonl")]
-    part = [json.loads(line)["loss"] for line in open(tmp_path / "part" / "train_log.jsonl")]
-    assert np.allclose(full, part, atol=1e-6)
+    part = [json.loads(line) for line in open(tmp_path / "part" / "train_log.jsonl")]
+    assert [r["step"] for r in part] == list(range(1, m["total_steps"] + 1))
+    assert np.allclose(full, [r["loss"] for r in part], atol=1e-6)
     assert mean_loss(tmp_path / "full", data) == pytest.approx(mean_loss(tmp_path / "part", data), abs=1e-6)
 
 

@@ -148,7 +148,9 @@ class LoraSettings:
             r=self.r,
             lora_alpha=self.alpha,
             lora_dropout=self.dropout,
-            target_modules=self.target_modules,
+            # ["all-linear"] (a one-item list, as CLI and YAML give it) means peft's "all-linear" keyword
+            target_modules="all-linear" if self.target_modules in ("all-linear", ["all-linear"])
+            else self.target_modules,
             task_type="CAUSAL_LM",
         )
 

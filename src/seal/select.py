@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .batching import cycling_batch, epoch_batches, micro_batches
 from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
-from .checkpoint import load_state, prepare_out, save_state
+from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
 from .manifest import versions, write_json
@@ -151,8 +151,7 @@ def _learners(cfg: SelectConfig, model, device):
     """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
-        settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout,
-                                "all-linear" if cfg.lora_targets == ["all-linear"] else cfg.lora_targets)
+        settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
         model = add_lora(model, settings, names).to(device)
 
         def make(name):
@@ -199,15 +198,15 @@ def _result_key(cfg: SelectConfig) -> dict:
     return d
 
 
-def _trainable(model) -> dict:
-    models = model if isinstance(model, list) else [model]
-    return [{n: p.detach().cpu() for n, p in m.named_parameters() if p.requires_grad} for m in models]
+def _models(run: _Run) -> list:
+    """The model objects of a run: one PeftModel with both adapters, or one or two full models."""
+    return run.model if isinstance(run.model, list) else [run.model]
 
 
 def save_checkpoint(run: _Run) -> None:
     save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w, "last_loss": run.last_loss,
-        "last_hat": run.last_hat, "params": _trainable(run.model),
+        "last_hat": run.last_hat, "params": [trainable_params(m) for m in _models(run)],
         "opt_theta": run.theta.optimizer.state_dict(),
         "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
         "rng": torch.get_rng_state(),
@@ -222,12 +221,8 @@ def load_checkpoint(run: _Run) -> bool:
         changed = sorted(k for k in state["key"] if state["key"][k] != _result_key(run.cfg).get(k))
         raise ConfigError(f"{run.cfg.out}/checkpoint: made with other settings or data ({', '.join(changed)}); "
                           "rerun with the same settings, or use --overwrite to start again")
-    models = run.model if isinstance(run.model, list) else [run.model]
-    with torch.no_grad():
-        for m, params in zip(models, state["params"]):
-            named = dict(m.named_parameters())
-            for n, v in params.items():
-                named[n].copy_(v)
+    for m, params in zip(_models(run), state["params"]):
+        restore_params(m, params)
     run.theta.optimizer.load_state_dict(state["opt_theta"])
     if run.theta_hat:
         run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
@@ -246,7 +241,7 @@ def train(run: _Run) -> None:
     micro = cfg.micro_batch_size or cfg.batch_size
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     log_path = Path(cfg.out) / "train_log.jsonl"
-    _truncate_log(log_path, run.step)
+    truncate_log(log_path, run.step)
     stop_at = run.total_steps if cfg.max_steps is None else min(run.total_steps, run.step + cfg.max_steps)
     bar = tqdm(total=run.total_steps, initial=run.step, desc="seal select", disable=not cfg.progress,
                unit="step", dynamic_ncols=True)
@@ -281,14 +276,6 @@ def train(run: _Run) -> None:
     bar.close()
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Keep only the log lines of steps already done (a resumed run rewrites the rest)."""
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-    path.write_text("".join(ln + "\n" for ln in lines))
-
-
 # ----------------------------------------------------------------------------------------------- outputs
 
 def score_rows(run: _Run) -> list[dict]:
@@ -319,7 +306,7 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
                 f.write(json.dumps({"set": name, "action": "dropped", **row}) + "\n")
             for row in rep.truncated:
                 f.write(json.dumps({"set": name, "action": "truncated", **row}) + "\n")
-    models = run.model if isinstance(run.model, list) else [run.model]
+    models = _models(run)
     manifest = {
         "command": "select",
         "config": to_dict(run.cfg),

@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batching import epoch_batches, micro_batches
-from .checkpoint import load_state, prepare_out, save_state
+from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
 from .manifest import versions, write_json
@@ -130,8 +130,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     device = pick_device(cfg.device)
     model = load_model(cfg.model, device=device)
     if cfg.finetuning == "lora":
-        targets = "all-linear" if cfg.lora_targets == ["all-linear"] else cfg.lora_targets
-        model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, targets))
+        model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
@@ -145,10 +144,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     if state is not None:
         if state["key"] != key:
             raise ConfigError(f"{out}/checkpoint: made with other settings or data; use --overwrite to start again")
-        with torch.no_grad():
-            named = dict(model.named_parameters())
-            for n, v in state["params"].items():
-                named[n].copy_(v)
+        restore_params(model, state["params"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         step = state["step"]
@@ -161,6 +157,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     batches, batches_epoch = [], -1
     bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not cfg.progress, unit="step",
                dynamic_ncols=True)
+    truncate_log(log_path, step)
     with open(log_path, "a" if step else "w", encoding="utf-8", buffering=1) as log_file:
         while step < stop_at:
             epoch, k = divmod(step, steps_per_epoch)
@@ -189,8 +186,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
                 log_file.flush()
                 save_state(out, {"step": step, "key": key, "optimizer": optimizer.state_dict(),
                                  "rng": torch.get_rng_state(),
-                                 "params": {n: p.detach().cpu() for n, p in model.named_parameters()
-                                            if p.requires_grad}})
+                                 "params": trainable_params(model)})
     bar.close()
 
     finished = step >= total

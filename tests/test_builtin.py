@@ -16,6 +16,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "benign-tasks-test": {"response", "answer", "task", "source"},
     "eval-benign-tasks": {"response", "answer", "task", "source"},
     "benign-open": {"source"},
+    "benign-questions": {"source", "category"},
     "align": {"source"},
     "harmful": {"source"},
     "eval-harmful": {"source", "category"},

@@ -52,8 +52,9 @@ def test_all_safe_data_keeps_weights_near_uniform(tmp_path, base, algorithm):
     assert harmful_w.max() < w_clean.min()                # what a real conflict looks like, for scale
 
 
-@pytest.mark.parametrize("algorithm,settings", [(1, FULL), (2, FULL), (2, LORA), (1, LORA)],
-                         ids=["alg1-full", "alg2-full", "alg2-lora", "alg1-lora"])
+@pytest.mark.parametrize("algorithm,settings", [(1, FULL), (2, FULL), (2, LORA), (1, LORA),
+                                                (1, dict(LORA, theta_offset=True))],
+                         ids=["alg1-full", "alg2-full", "alg2-lora", "alg1-lora", "alg1-lora-offset"])
 def test_samples_contradicting_the_safe_set_rank_last(tmp_path, base, algorithm, settings):
     rows, labels, safe = tiny.toy_sets(seed=0)
     scores, manifest = select(tmp_path, base, rows, safe, algorithm=algorithm, **settings)
@@ -63,6 +64,19 @@ def test_samples_contradicting_the_safe_set_rank_last(tmp_path, base, algorithm,
     bottom = {s["index"] for s in scores if s["rank"] > len(scores) - 2 * n_harmful}
     assert sum(labels[i] for i in bottom) >= 0.8 * n_harmful
     assert manifest["finished"] and manifest["samples_scored"] == len(rows)
+
+
+def test_theta_offset_removes_the_style_confound(tmp_path, base):
+    """Benign rows in another style than the safe set's helpful answers. With independent theta and theta_hat,
+    theta_hat learns the benign majority's style faster than theta (which also fits the safe set), so the loss
+    gap ranks the benign rows as the least safe and the harmful rows on top. With theta = theta_hat + a safety
+    adapter, the gap holds only what the safe term changes, and the harmful rows sink again."""
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    rows = tiny.restyled(rows, labels)
+    plain, _ = select(tmp_path, base, rows, safe, "plain", algorithm=1, **LORA)
+    offset, _ = select(tmp_path, base, rows, safe, "offset", algorithm=1, theta_offset=True, **LORA)
+    assert roc_auc_score(labels, -by_index(plain)) < 0.5       # the confound, reproduced
+    assert roc_auc_score(labels, -by_index(offset)) >= 0.85    # and removed
 
 
 def test_shuffled_input_gives_the_same_ranking(tmp_path, base):

@@ -101,6 +101,18 @@ def toy_sets(seed: int = 0, n_benign: int = 48, n_harmful: int = 6, n_safe_refus
     return [r for r, _ in rows], [y for _, y in rows], safe
 
 
+def restyled(rows: list[dict], labels: list[int]) -> list[dict]:
+    """The same rows with the benign answers in another style than the safe set's helpful answers ("well done ,
+    it equals N . ..." instead of "the answer is N ."): the miniature of a user's data that does not look like
+    the trusted safe set (DESIGN.md section 7)."""
+    out = []
+    for r, y in zip(rows, labels):
+        if y == 0:
+            r = dict(r, response=f"well done , it equals {r['response'].split()[3]} . you can find the result of it .")
+        out.append(r)
+    return out
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -14,6 +14,16 @@ epoch; the safe set cycles):
     signal_j = l(theta; z_j) - l(theta_hat; z_j)     Algorithm 1: fits worse under the safety-aware model
     signal_j = l(theta; z_j)                         Algorithm 2: memory-efficient, assumes min L_w ~ 0
 
+theta as an offset of theta_hat (Algorithm 1, `theta_offset`). To first order, after a few steps from a common
+start, l(theta; z_j) - l(theta_hat; z_j) ~ eta * grad l_j . [(1-gamma)(grad L_w - grad L_safe)]: besides the
+conflict with the safe set it holds grad l_j . grad L_w, how fast the plain model learns sample j, which is
+largest for the majority style of the fine-tuning data. When the benign rows do not look like the safe set's
+helpful answers, that term wins and the ranking inverts (DESIGN.md section 7; tests/test_select.py reproduces
+it on a tiny model). With theta = theta_hat + delta, delta a second adapter stepped on the same penalised
+objective (1-gamma) L_safe(theta_hat + delta) + gamma L_w(theta_hat + delta), theta inherits theta_hat's fit of
+L_w and the gap measures only what the safe term changes: ~ -eta * grad l_j . grad L_safe, the first-order
+hypergradient of the upper-level problem min_w L_safe(theta*(w)).
+
 w enters the penalised objective only through gamma * L_w, so its gradient carries the factor gamma: while
 gamma is small (theta is still being warm-started on the safe set) the loss gaps say little and w barely moves.
 

@@ -182,12 +182,14 @@ def adapter_state(peft_model, adapter: str) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in peft_model.named_parameters() if "lora_" in n and suffix in n + "."}
 
 
-def use_adapter(peft_model, adapter: str) -> None:
-    """Make `adapter` the active one for the next forward passes, keeping every adapter trainable."""
+def use_adapter(peft_model, adapter: str | list[str], trainable: str | None = None) -> None:
+    """Make `adapter` (or several, whose updates add up) active for the next forward passes. Every adapter stays
+    trainable unless `trainable` names the only one that should receive gradients."""
     peft_model.base_model.set_adapter(adapter)
+    suffix = f".{trainable}."
     for n, p in peft_model.named_parameters():
         if "lora_" in n:
-            p.requires_grad = True
+            p.requires_grad = trainable is None or suffix in n + "."
 
 
 def per_sample_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:

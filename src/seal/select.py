@@ -89,6 +89,10 @@ class SelectConfig:
         "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
     safe_batch_size: int = field(default=4, metadata={"help": "safe samples per step (the safe set cycles)"})
     lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
+    theta_offset: bool = field(default=True, metadata={
+        "help": "Algorithm 1 with LoRA: theta = theta_hat + a safety adapter, so the two models differ only by what "
+                "the safe term changes (seal.bilevel explains why); false = two independent adapters as in the "
+                "paper. Full fine-tuning always uses independent models"})
     gamma_schedule: str = field(default="linear", metadata={
         "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant, or reference",
         "choices": ("linear", "constant", "reference")})
@@ -154,13 +158,18 @@ def _learners(cfg: SelectConfig, model, device):
         settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
         model = add_lora(model, settings, names).to(device)
 
-        def make(name):
+        def make(name, stacked_on=None):
             def losses(batch):
-                use_adapter(model, name)
+                if stacked_on is None:
+                    use_adapter(model, name)
+                else:  # theta = theta_hat + this adapter; only this adapter learns from theta's loss
+                    use_adapter(model, [stacked_on, name], trainable=name)
                 return per_sample_loss(model, batch)
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
             return Learner(losses, opt)
 
+        if cfg.algorithm == 1 and cfg.theta_offset:
+            return model, make("theta", stacked_on="theta_hat"), make("theta_hat")
         return model, make("theta"), make("theta_hat") if cfg.algorithm == 1 else None
 
     models = [model] + ([copy.deepcopy(model)] if cfg.algorithm == 1 else [])

@@ -53,8 +53,8 @@ def test_all_safe_data_keeps_weights_near_uniform(tmp_path, base, algorithm):
 
 
 @pytest.mark.parametrize("algorithm,settings", [(1, FULL), (2, FULL), (2, LORA), (1, LORA),
-                                                (1, dict(LORA, theta_offset=True))],
-                         ids=["alg1-full", "alg2-full", "alg2-lora", "alg1-lora", "alg1-lora-offset"])
+                                                (1, dict(LORA, theta_offset="penalty"))],
+                         ids=["alg1-full", "alg2-full", "alg2-lora", "alg1-lora", "alg1-lora-penalty"])
 def test_samples_contradicting_the_safe_set_rank_last(tmp_path, base, algorithm, settings):
     rows, labels, safe = tiny.toy_sets(seed=0)
     scores, manifest = select(tmp_path, base, rows, safe, algorithm=algorithm, **settings)
@@ -73,8 +73,8 @@ def test_theta_offset_removes_the_style_confound(tmp_path, base):
     adapter, the gap holds only what the safe term changes, and the harmful rows sink again."""
     rows, labels, safe = tiny.toy_sets(seed=0)
     rows = tiny.restyled(rows, labels)
-    plain, _ = select(tmp_path, base, rows, safe, "plain", algorithm=1, **LORA)
-    offset, _ = select(tmp_path, base, rows, safe, "offset", algorithm=1, theta_offset=True, **LORA)
+    plain, _ = select(tmp_path, base, rows, safe, "plain", algorithm=1, theta_offset="none", **LORA)
+    offset, _ = select(tmp_path, base, rows, safe, "offset", algorithm=1, theta_offset="penalty", **LORA)
     assert roc_auc_score(labels, -by_index(plain)) < 0.5       # the confound, reproduced
     assert roc_auc_score(labels, -by_index(offset)) >= 0.85    # and removed
 
@@ -161,6 +161,38 @@ def test_two_lora_adapters_share_one_frozen_base(tmp_path, base):
     theta_params = {id(p) for g in run.theta.optimizer.param_groups for p in g["params"]}
     hat_params = {id(p) for g in run.theta_hat.optimizer.param_groups for p in g["params"]}
     assert theta_params and hat_params and not theta_params & hat_params
+
+
+def test_safety_adapter_is_theta_offset_on_the_base(tmp_path, base):
+    """With --safety-adapter, theta_hat starts at the base model and theta = theta_hat + the alignment adapter:
+    at step 0 theta's losses are the aligned model's and theta_hat's the base model's."""
+    from seal.config import ConfigError
+    from seal.models import load_model, per_sample_loss
+    from seal.select import setup
+    from seal.tokenization import Collator
+    from seal.train import AlignConfig, run_align
+    rows, _, safe = tiny.toy_sets(seed=0)
+    data, safe_path = tiny.write_jsonl(tmp_path / "d.jsonl", rows), tiny.write_jsonl(tmp_path / "s.jsonl", safe)
+    run_align(AlignConfig(data=str(safe_path), model=str(base), out=str(tmp_path / "al"), epochs=1, lr=1e-2,
+                          progress=False))
+    cfg = SelectConfig(data=str(data), safe=str(safe_path), out=str(tmp_path / "o"), model=str(base),
+                       safety_adapter=str(tmp_path / "al" / "adapter"), progress=False)
+    run = setup(cfg)
+    batch = Collator(0)(run.encoded[:4])
+    aligned = load_model(str(tmp_path / "al" / "model"))
+    plain = load_model(str(base))
+    with torch.no_grad():
+        assert torch.allclose(run.theta.losses(batch), per_sample_loss(aligned, batch), atol=1e-4)
+        assert torch.allclose(run.theta_hat.losses(batch), per_sample_loss(plain, batch), atol=1e-4)
+    theta_params = {id(p) for g in run.theta.optimizer.param_groups for p in g["params"]}
+    hat_params = {id(p) for g in run.theta_hat.optimizer.param_groups for p in g["params"]}
+    assert theta_params and hat_params and not theta_params & hat_params
+    with pytest.raises(ConfigError, match="adapter_config.json"):
+        SelectConfig(data=str(data), safe=str(safe_path), out=str(tmp_path / "x"), safety_adapter=str(tmp_path)
+                     ).validate()
+    with pytest.raises(ConfigError, match="algorithm 1"):
+        SelectConfig(data=str(data), safe=str(safe_path), out=str(tmp_path / "x"), algorithm=2,
+                     safety_adapter=str(tmp_path / "al" / "adapter")).validate()
 
 
 # ------------------------------------------------------------------------------------ the step itself

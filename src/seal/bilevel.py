@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import torch
 
 WEIGHTINGS = ("softmax", "sigmoid")
+OFFSETS = ("safe", "penalty", "none")
 
 
 def batch_weights(w: torch.Tensor, idx: torch.Tensor, weighting: str) -> torch.Tensor:
@@ -73,21 +74,24 @@ class Learner:
         self.optimizer.zero_grad(set_to_none=True)
 
 
-def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: float) -> torch.Tensor:
-    """Per-sample losses over micro-batches; backpropagates scale * mean_j s_j l_j unless scale is 0."""
-    out, start, n = [], 0, len(s)
+def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: float
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample losses over micro-batches; backpropagates scale * mean_j s_j l_j unless scale is 0.
+    Returns (training losses, signal losses): the same vector unless the learner's losses come as [b, 2] columns
+    (all response tokens, first k response tokens), in which case the second column is the signal."""
+    out, sig, start, n = [], [], 0, len(s)
     for mb in micro:
         b = mb["input_ids"].shape[0]
         s_mb = s[start:start + b]
-        if scale == 0.0:
-            with torch.no_grad():
-                losses = learner.losses(mb)
-        else:
+        with torch.set_grad_enabled(scale != 0.0):
             losses = learner.losses(mb)
-            (scale * (s_mb.to(losses.device) * losses).sum() / n).backward()
-        out.append(losses.detach().float().cpu())
+        train = losses[:, 0] if losses.dim() == 2 else losses
+        if scale != 0.0:
+            (scale * (s_mb.to(train.device) * train).sum() / n).backward()
+        out.append(train.detach().float().cpu())
+        sig.append((losses[:, 1] if losses.dim() == 2 else train).detach().float().cpu())
         start += b
-    return torch.cat(out)
+    return torch.cat(out), torch.cat(sig)
 
 
 def bilevel_step(
@@ -100,6 +104,7 @@ def bilevel_step(
     gamma: float,
     lr_w: float,
     weighting: str = "softmax",
+    offset: str = "none",
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor | None]:
     """One SEAL step (Algorithm 1 when theta_hat is given, else Algorithm 2). Updates theta, theta_hat and w
     in place and returns the step's loss terms. `ft_micro` are the micro-batches of the fine-tuning batch
@@ -107,20 +112,20 @@ def bilevel_step(
     Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None), the losses taken before the update."""
     s = batch_weights(w, idx, weighting).detach()
 
-    # theta: (1 - gamma) * safe loss + gamma * weighted fine-tuning loss.
+    # theta: (1 - gamma) * safe loss + gamma * weighted fine-tuning loss. With offset "safe", theta = theta_hat +
+    # delta and delta follows the safe loss alone (theta_hat already carries the fine-tuning term).
     n_safe = sum(mb["input_ids"].shape[0] for mb in safe_micro)
-    safe_losses = _weighted_pass(theta, safe_micro, torch.ones(n_safe), 1.0 - gamma)
-    l_theta = _weighted_pass(theta, ft_micro, s, gamma)
+    safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe), 1.0 if offset == "safe" else 1.0 - gamma)
+    l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma)
     theta.step()
 
     # theta_hat: the weighted fine-tuning loss alone (approximates argmin_theta' L_w).
     if theta_hat is not None:
-        l_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0)
+        l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0)
         theta_hat.step()
-        signal = l_theta - l_hat
+        signal = signal - signal_hat
     else:
         l_hat = None
-        signal = l_theta
 
     # w: SGD on the batch objective gamma * sum_j s_j(w) * signal_j (signals are constants here).
     if weighting == "sigmoid":

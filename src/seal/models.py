@@ -192,33 +192,39 @@ def use_adapter(peft_model, adapter: str | list[str], trainable: str | None = No
             p.requires_grad = trainable is None or suffix in n + "."
 
 
-def per_sample_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def per_sample_loss(model, batch: dict[str, torch.Tensor], first_tokens: int = 0) -> torch.Tensor:
     """Mean negative log-likelihood of the RESPONSE tokens of each sample: a vector of shape [batch].
 
     `batch["labels"]` holds -100 on prompt and padding positions, so each sample's loss is averaged over its
     own response tokens only; long and short samples are comparable. The vocabulary projection is computed only
     at the positions that predict a response token (transformers' boolean `logits_to_keep`), which saves time
-    and memory when prompts are long; models whose forward does not take it get the full projection."""
+    and memory when prompts are long; models whose forward does not take it get the full projection.
+    With first_tokens = k > 0 the result has shape [batch, 2]: the loss over all response tokens and the loss
+    over the first k response tokens only (where a model decides between refusing and complying)."""
     labels = batch["labels"]
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = labels[:, 1:] != -100
-    n_tokens = keep.sum(dim=1).clamp(min=1)
     kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
     try:
         logits = model(**kwargs, logits_to_keep=keep).logits
     except TypeError:
         logits = None
     if logits is not None and logits.dim() == 2 and logits.shape[0] == int(keep.sum()):
-        targets = labels[:, 1:][keep[:, :-1]]
-        nll = F.cross_entropy(logits.float(), targets, reduction="none")
-        rows = keep.nonzero()[:, 0]
-        return torch.zeros(labels.shape[0], dtype=nll.dtype, device=nll.device).index_add(0, rows, nll) / n_tokens
-    if logits is None or logits.dim() != 3:
-        logits = model(**kwargs).logits
-    logits, targets = logits[:, :-1, :], labels[:, 1:]
-    nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100,
-                          reduction="none").view(targets.shape)
-    return nll.sum(dim=1) / n_tokens
+        nll = F.cross_entropy(logits.float(), labels[:, 1:][keep[:, :-1]], reduction="none")
+        per_token = torch.zeros(labels.shape, dtype=nll.dtype, device=nll.device)
+        per_token[keep] = nll
+    else:
+        if logits is None or logits.dim() != 3:
+            logits = model(**kwargs).logits
+        per_token = torch.zeros(labels.shape, dtype=torch.float32, device=labels.device)
+        per_token[:, :-1] = F.cross_entropy(logits[:, :-1, :].reshape(-1, logits.size(-1)).float(),
+                                            labels[:, 1:].reshape(-1), ignore_index=-100,
+                                            reduction="none").view(labels[:, 1:].shape)
+    loss = per_token.sum(dim=1) / keep.sum(dim=1).clamp(min=1)
+    if not first_tokens:
+        return loss
+    first = keep & (keep.cumsum(dim=1) <= first_tokens)
+    return torch.stack([loss, (per_token * first).sum(dim=1) / first.sum(dim=1).clamp(min=1)], dim=1)
 
 
 def count_parameters(model) -> dict[str, int]:

@@ -15,6 +15,8 @@ one whose key changed is run again (and so is everything downstream, since its k
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import logging
@@ -103,6 +105,16 @@ def _fingerprint(path: str | None) -> str | None:
     return None if path is None else file_fingerprint(path)["sha256"]
 
 
+def _offset_selection(settings: dict) -> bool:
+    """Whether `seal select` with these settings runs Algorithm 1 with LoRA and a safety offset, and was not
+    told which safety adapter to use (or to use none: safety_adapter null)."""
+    from .select import SelectConfig
+    defaults = {f.name: f.default for f in dataclasses.fields(SelectConfig)}
+    get = lambda k: settings.get(k, defaults[k])  # noqa: E731
+    return ("safety_adapter" not in settings and int(get("algorithm")) == 1 and get("finetuning") == "lora"
+            and get("theta_offset") != "none")
+
+
 def run_pipeline(cfg: RunConfig) -> dict:
     from .evaluate import EvaluateConfig, run_evaluate
     from .filter import FilterConfig, run_filter
@@ -139,8 +151,11 @@ def run_pipeline(cfg: RunConfig) -> dict:
                               lambda d, resume: run_mix(MixConfig(out=str(d), **settings)))
         data, labels = str(out / "mix" / "mix.jsonl"), str(out / "mix" / "labels.jsonl")
 
-    # 3. selection on the proxy
+    # 3. selection on the proxy. With an aligned proxy, Algorithm 1 runs on the base model with the alignment
+    #    adapter as theta's safety offset (SelectConfig.safety_adapter), unless the settings say otherwise.
     select_settings = {**common, **cfg.select, "model": model, "data": data, "safe": cfg.safe}
+    if cfg.align and _offset_selection(cfg.select) and (Path(model) / "adapter" / "adapter_config.json").exists():
+        select_settings.update(model=cfg.model, safety_adapter=str(Path(model) / "adapter"))
     select_key = stages.run("select", {"select": select_settings, "upstream": [model_key, data_key],
                                        "safe": _fingerprint(cfg.safe)},
                             lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,

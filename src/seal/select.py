@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batching import cycling_batch, epoch_batches, micro_batches
-from .bilevel import WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
+from .bilevel import OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
@@ -89,10 +89,18 @@ class SelectConfig:
         "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
     safe_batch_size: int = field(default=4, metadata={"help": "safe samples per step (the safe set cycles)"})
     lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
-    theta_offset: bool = field(default=True, metadata={
-        "help": "Algorithm 1 with LoRA: theta = theta_hat + a safety adapter, so the two models differ only by what "
-                "the safe term changes (seal.bilevel explains why); false = two independent adapters as in the "
-                "paper. Full fine-tuning always uses independent models"})
+    theta_offset: str = field(default="penalty", metadata={
+        "help": "Algorithm 1 with LoRA: theta = theta_hat + a safety adapter stepped on the safe loss (safe) or on "
+                "the penalised objective (penalty), so the two models differ only by what the safe term changes "
+                "(seal.bilevel explains why); none = two independent adapters as in the paper. Full fine-tuning "
+                "always uses independent models", "choices": OFFSETS})
+    safety_adapter: str | None = field(default=None, metadata={
+        "help": "LoRA adapter that made --model safe (seal align writes RUN/adapter); --model is then its base. "
+                "Algorithm 1 starts theta_hat at the base and the safety adapter at this one, so the loss gap sees "
+                "everything alignment changed, not only what selection adds"})
+    signal_tokens: int = field(default=0, metadata={
+        "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
+                "the models still train on every response token"})
     gamma_schedule: str = field(default="linear", metadata={
         "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant, or reference",
         "choices": ("linear", "constant", "reference")})
@@ -122,6 +130,13 @@ class SelectConfig:
             raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
+        if self.safety_adapter and (self.algorithm != 1 or self.finetuning != "lora" or self.theta_offset == "none"):
+            raise ConfigError("safety_adapter needs algorithm 1 with lora and theta_offset penalty or safe")
+        if self.safety_adapter and not (Path(self.safety_adapter) / "adapter_config.json").exists():
+            raise ConfigError(f"safety_adapter {self.safety_adapter}: no adapter_config.json there (a LoRA adapter "
+                              "folder such as the adapter/ that seal align writes)")
+        if self.theta_offset not in OFFSETS:
+            raise ConfigError(f"theta_offset must be one of {OFFSETS}, got {self.theta_offset!r}")
 
 
 @dataclass
@@ -156,7 +171,12 @@ def _learners(cfg: SelectConfig, model, device):
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
         settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
-        model = add_lora(model, settings, names).to(device)
+        if cfg.safety_adapter:  # theta_hat: a new adapter on the base; theta's offset: the alignment adapter
+            model = add_lora(model, settings, ("theta_hat",))
+            model.load_adapter(cfg.safety_adapter, adapter_name="theta", is_trainable=True)
+            model = model.to(device)
+        else:
+            model = add_lora(model, settings, names).to(device)
 
         def make(name, stacked_on=None):
             def losses(batch):
@@ -164,11 +184,11 @@ def _learners(cfg: SelectConfig, model, device):
                     use_adapter(model, name)
                 else:  # theta = theta_hat + this adapter; only this adapter learns from theta's loss
                     use_adapter(model, [stacked_on, name], trainable=name)
-                return per_sample_loss(model, batch)
+                return per_sample_loss(model, batch, cfg.signal_tokens)
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
             return Learner(losses, opt)
 
-        if cfg.algorithm == 1 and cfg.theta_offset:
+        if cfg.algorithm == 1 and cfg.theta_offset != "none":
             return model, make("theta", stacked_on="theta_hat"), make("theta_hat")
         return model, make("theta"), make("theta_hat") if cfg.algorithm == 1 else None
 
@@ -176,7 +196,7 @@ def _learners(cfg: SelectConfig, model, device):
     learners = []
     for m in models:
         m.train()
-        learners.append(Learner(lambda b, m=m: per_sample_loss(m, b),
+        learners.append(Learner(lambda b, m=m: per_sample_loss(m, b, cfg.signal_tokens),
                                 torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0)))
     return models, learners[0], learners[1] if cfg.algorithm == 1 else None
 
@@ -204,6 +224,8 @@ def _result_key(cfg: SelectConfig) -> dict:
         d.pop(k)
     d["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
     d["safe_sha256"] = file_fingerprint(cfg.safe)["sha256"]
+    if cfg.safety_adapter:
+        d["safety_adapter_sha256"] = file_fingerprint(Path(cfg.safety_adapter) / "adapter_model.safetensors")["sha256"]
     return d
 
 
@@ -268,8 +290,9 @@ def train(run: _Run) -> None:
             safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
+            offset = cfg.theta_offset if cfg.algorithm == 1 and cfg.finetuning == "lora" else "none"
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
-                                                gamma, cfg.lr_w, cfg.weighting)
+                                                gamma, cfg.lr_w, cfg.weighting, offset)
             run.last_loss[idx] = l_theta
             if l_hat is not None:
                 run.last_hat[idx] = l_hat

@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--n-eval", type=int, default=100)
+    ap.add_argument("--lora-targets", default="all-linear", help="fine-tuning LoRA modules, e.g. q_proj,v_proj")
+    ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--doc", default="docs/testbed.md")
     args = ap.parse_args()
     out = Path(args.out)
@@ -61,7 +63,7 @@ def main() -> None:
     for name, data in (("mix", out / "mix" / "mix.jsonl"), ("benign", benign_only)):
         stage(out / f"ft-{name}", run_finetune, FinetuneConfig(
             data=str(data), model=str(out / "aligned"), out=str(out / f"ft-{name}"), epochs=args.epochs,
-            lr=args.lr, progress=False))
+            lr=args.lr, lora_targets=args.lora_targets.split(","), lora_r=args.lora_r, progress=False))
         results[name] = stage(out / f"eval-{name}", run_evaluate, EvaluateConfig(
             model=str(out / f"ft-{name}"), out=str(out / f"eval-{name}"), **evaluate))
     write_doc(Path(args.doc), results, args, mix)
@@ -74,7 +76,8 @@ def write_doc(path: Path, results: dict, args, mix) -> None:
         "# The safety testbed: fine-tuning breaks an aligned SmolLM2",
         "",
         f"Produced by `python benchmarks/testbed.py --out {args.out} --size {args.size} --fraction {args.fraction} "
-        f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval}` on {date.today().isoformat()} "
+        f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval} --lora-targets {args.lora_targets} "
+        f"--lora-r {args.lora_r}` on {date.today().isoformat()} "
         "(2 CPU cores, seed 0). The same stages from the command line:",
         "",
         "```bash",
@@ -83,7 +86,7 @@ def write_doc(path: Path, results: dict, args, mix) -> None:
         f"seal mix --benign builtin:benign-tasks --harmful builtin:harmful --size {args.size} "
         f"--harmful-fraction {args.fraction} --out {args.out}/mix",
         f"seal finetune --model {args.out}/aligned --data {args.out}/mix/mix.jsonl --epochs {args.epochs} "
-        f"--out {args.out}/ft-mix",
+        f"--lr {args.lr} --lora-targets {args.lora_targets} --lora-r {args.lora_r} --out {args.out}/ft-mix",
         f"seal evaluate --model {args.out}/ft-mix --out {args.out}/eval-mix",
         "# and the same two steps on the benign rows of the mix alone (mix/benign_only.jsonl)",
         "```",

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from seal.packages import package_folder  # noqa: E402
 from seal.builtin import is_harmful_verdict, key_hash, text_key  # noqa: E402
+from seal.packages import package_folder  # noqa: E402
 
 N_SAFE_HARMFUL = N_SAFE_BENIGN = 128
 N_TASKS_TRAIN, N_TASKS_TEST = 1000, 200

@@ -16,7 +16,6 @@ one whose key changed is run again (and so is everything downstream, since its k
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import json
 import logging

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from seal.config import build
-from seal.metrics import detection_metrics, read_labels
+from seal.metrics import detection_metrics, read_labels, read_scores_list
 from seal.select import SelectConfig, run_select
 
 
@@ -40,7 +40,7 @@ def main() -> None:
             cfg.overwrite = True
             run_select(cfg)
         manifest = json.loads(manifest_path.read_text())
-        scores = [json.loads(line) for line in open(out / name / "scores.jsonl")]
+        scores = read_scores_list(out / name / "scores.jsonl")
         m = detection_metrics(scores, labels, 0.2)
         rows.append((name, " ".join(overrides) or "(defaults)", m, manifest.get("wall_time_s")))
         print(name, m, flush=True)

@@ -103,7 +103,7 @@ def main() -> None:
     from seal.builtin import builtin_path, text_key
     from seal.data import load_prompts
     from seal.generate import generate
-    from seal.judges import KEYWORD_LISTS
+    from seal.judges import KeywordJudge
     from seal.models import load_model, load_tokenizer
 
     evals = set()
@@ -113,10 +113,10 @@ def main() -> None:
     model, tok = load_model("smollm2"), load_tokenizer("smollm2")
     answers = generate(model, tok, [[{"role": "user", "content": p}] for p, _ in rows],
                        max_new_tokens=args.max_new_tokens, batch_size=16)
-    refusal = [k.lower() for k in KEYWORD_LISTS["seal-v1"].phrases]
+    judge = KeywordJudge("seal-v1")  # the evaluation's own refusal judge (an empty answer counts as a refusal)
     out, dropped = [], 0
     for (p, c), a in zip(rows, answers):
-        if not a or any(k in a.lower() for k in refusal):
+        if judge.is_refusal(a):
             dropped += 1
             continue
         out.append({"prompt": p, "response": a, "source": "seal-llm/self-distilled", "category": c})

@@ -15,7 +15,6 @@ one whose key changed is run again (and so is everything downstream, since its k
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -105,13 +104,13 @@ def _fingerprint(path: str | None) -> str | None:
 
 
 def _offset_selection(settings: dict) -> bool:
-    """Whether `seal select` with these settings runs Algorithm 1 with LoRA and a safety offset, and was not
+    """Whether `seal select` with these settings runs with a safety offset (SelectConfig.offset), and was not
     told which safety adapter to use (or to use none: safety_adapter null)."""
+    from .config import build
     from .select import SelectConfig
-    defaults = {f.name: f.default for f in dataclasses.fields(SelectConfig)}
-    get = lambda k: settings.get(k, defaults[k])  # noqa: E731
-    return ("safety_adapter" not in settings and int(get("algorithm")) == 1 and get("finetuning") == "lora"
-            and get("theta_offset") != "none")
+    if "safety_adapter" in settings:
+        return False
+    return build(SelectConfig, {**settings, "data": "", "safe": "", "out": ""}).offset != "none"
 
 
 def run_pipeline(cfg: RunConfig) -> dict:

@@ -130,13 +130,18 @@ class SelectConfig:
             raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
-        if self.safety_adapter and (self.algorithm != 1 or self.finetuning != "lora" or self.theta_offset == "none"):
+        if self.safety_adapter and self.offset == "none":
             raise ConfigError("safety_adapter needs algorithm 1 with lora and theta_offset penalty or safe")
         if self.safety_adapter and not (Path(self.safety_adapter) / "adapter_config.json").exists():
             raise ConfigError(f"safety_adapter {self.safety_adapter}: no adapter_config.json there (a LoRA adapter "
                               "folder such as the adapter/ that seal align writes)")
         if self.theta_offset not in OFFSETS:
             raise ConfigError(f"theta_offset must be one of {OFFSETS}, got {self.theta_offset!r}")
+
+    @property
+    def offset(self) -> str:
+        """The theta_offset in effect: only Algorithm 1 with LoRA has one; otherwise "none"."""
+        return self.theta_offset if self.algorithm == 1 and self.finetuning == "lora" else "none"
 
 
 @dataclass
@@ -188,7 +193,7 @@ def _learners(cfg: SelectConfig, model, device):
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
             return Learner(losses, opt)
 
-        if cfg.algorithm == 1 and cfg.theta_offset != "none":
+        if cfg.offset != "none":
             return model, make("theta", stacked_on="theta_hat"), make("theta_hat")
         return model, make("theta"), make("theta_hat") if cfg.algorithm == 1 else None
 
@@ -290,9 +295,8 @@ def train(run: _Run) -> None:
             safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
-            offset = cfg.theta_offset if cfg.algorithm == 1 and cfg.finetuning == "lora" else "none"
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
-                                                gamma, cfg.lr_w, cfg.weighting, offset)
+                                                gamma, cfg.lr_w, cfg.weighting, cfg.offset)
             run.last_loss[idx] = l_theta
             if l_hat is not None:
                 run.last_hat[idx] = l_hat

@@ -44,12 +44,14 @@ def main() -> None:
     ap.add_argument("--n-eval", type=int, default=100)
     ap.add_argument("--lora-targets", default="all-linear", help="fine-tuning LoRA modules, e.g. q_proj,v_proj")
     ap.add_argument("--lora-r", type=int, default=16)
+    ap.add_argument("--align-epochs", type=int, default=AlignConfig.epochs, help="passes of seal align")
     ap.add_argument("--doc", default="docs/testbed.md")
     args = ap.parse_args()
     out = Path(args.out)
     evaluate = dict(n_harmful=args.n_eval, n_benign=args.n_eval, n_tasks=args.n_eval, progress=False)
 
-    stage(out / "aligned", run_align, AlignConfig(out=str(out / "aligned"), progress=False))
+    stage(out / "aligned", run_align, AlignConfig(out=str(out / "aligned"), epochs=args.align_epochs,
+                                                      progress=False))
     results = {"aligned": stage(out / "eval-aligned", run_evaluate,
                                 EvaluateConfig(model=str(out / "aligned"), out=str(out / "eval-aligned"), **evaluate))}
     mix = stage(out / "mix", run_mix, MixConfig(benign="builtin:benign-tasks", harmful="builtin:harmful",
@@ -77,11 +79,11 @@ def write_doc(path: Path, results: dict, args, mix) -> None:
         "",
         f"Produced by `python benchmarks/testbed.py --out {args.out} --size {args.size} --fraction {args.fraction} "
         f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval} --lora-targets {args.lora_targets} "
-        f"--lora-r {args.lora_r}` on {date.today().isoformat()} "
+        f"--lora-r {args.lora_r} --align-epochs {args.align_epochs}` on {date.today().isoformat()} "
         "(2 CPU cores, seed 0). The same stages from the command line:",
         "",
         "```bash",
-        f"seal align --out {args.out}/aligned",
+        f"seal align --epochs {args.align_epochs} --out {args.out}/aligned",
         f"seal evaluate --model {args.out}/aligned --out {args.out}/eval-aligned",
         f"seal mix --benign builtin:benign-tasks --harmful builtin:harmful --size {args.size} "
         f"--harmful-fraction {args.fraction} --out {args.out}/mix",

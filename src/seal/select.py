@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .batching import cycling_batch, epoch_batches, micro_batches
+from .baselines import BASELINES, run_baseline
+from .batching import cycling_batch, epoch_batches, generator, micro_batches
 from .bilevel import OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
@@ -79,6 +80,9 @@ class SelectConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
 
     # Parameters that control the selector
+    method: str = field(default="seal", metadata={
+        "help": "seal (the bilevel selector) or a baseline ranking for comparison: " + ", ".join(BASELINES)
+                + " (seal.baselines explains each)", "choices": ("seal", *BASELINES)})
     algorithm: int = field(default=1, metadata={
         "help": "1 = penalty with an auxiliary model theta_hat; 2 = memory-efficient", "choices": (1, 2)})
     weighting: str = field(default="softmax", metadata={
@@ -88,6 +92,9 @@ class SelectConfig:
     micro_batch_size: int | None = field(default=None, metadata={
         "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
     safe_batch_size: int = field(default=4, metadata={"help": "safe samples per step (the safe set cycles)"})
+    anchors: int = field(default=0, metadata={
+        "help": "add this many rows drawn at random (seeded) from --data to the safe set as helpful anchors in the "
+                "data's own style (a random sample of the fine-tuning set is mostly benign)"})
     lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
     theta_offset: str = field(default="penalty", metadata={
         "help": "Algorithm 1 with LoRA: theta = theta_hat + a safety adapter stepped on the safe loss (safe) or on "
@@ -119,8 +126,12 @@ class SelectConfig:
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
     def validate(self) -> None:
+        if self.method not in ("seal", *BASELINES):
+            raise ConfigError(f"method must be seal or one of {', '.join(BASELINES)}, got {self.method!r}")
         if self.algorithm not in (1, 2):
             raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
+        if self.anchors < 0:
+            raise ConfigError(f"anchors must be >= 0, got {self.anchors}")
         for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -213,6 +224,9 @@ def setup(cfg: SelectConfig) -> _Run:
     encoded, report = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=parse_fields(cfg.fields),
                                       fmt=cfg.format, name="fine-tuning", **common)
     safe_encoded, safe_report = load_and_encode(cfg.safe, tokenizer, shape=cfg.safe_shape, name="safe", **common)
+    if cfg.anchors:  # drawn from the id-sorted data, so the draw does not depend on the file's row order
+        pick = torch.randperm(len(encoded), generator=generator(cfg.seed, 3))[:cfg.anchors].sort().values
+        safe_encoded = safe_encoded + [encoded[i] for i in pick.tolist()]
     device = pick_device(cfg.device)
     model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
     n = len(encoded)
@@ -363,6 +377,8 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
 
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
+    if cfg.method != "seal":
+        return run_baseline(cfg)
     out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,
                       ("scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"))
     t0 = time.time()

@@ -1,0 +1,186 @@
+"""Hard-negative mixes (DESIGN.md section 7): benign rows on safety-adjacent topics (attacks, crime, hacking,
+drugs, war, law, health), in styles unlike the safe set's, contaminated with harmful pairs; and how well each
+ranking signal finds the harmful rows on them.
+
+    python benchmarks/hard_mixes.py [--shared ../shared/data] [--out runs/hard] [--mixes news-report news-section]
+        [--safety-adapter CACHE/aligned/KEY/adapter] [--variant NAME KEY=VALUE ...] [--doc FILE]
+
+Mixes (benign sources are read from the project's shared data folder at run time, never shipped):
+- news-report (development): AG News items whose title or text names a safety topic; the prompt asks for a
+  short news item for the headline, the response is the agency's own text (terse wire-copy style). 10% harmful.
+- news-section (development): other such AG News items; the prompt gives the item and asks for its newspaper
+  section, the response is one word (World, Business, Sci/Tech, Sports). 20% harmful.
+- alpaca-heldout (held out: run only with --mixes alpaca-heldout, after the defaults are fixed): every Alpaca-GPT4
+  demo row that names a safety topic, plus random other rows, long well-formatted answers. 5% harmful.
+Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours), sampled by `seal mix`.
+
+For each mix: static signals (response loss under the base model, under the aligned model, and their
+difference, all response tokens and the first 8) and `seal select` runs (a `--variant` is a name followed by
+key=value settings; `defaults` = seal select's own defaults plus the safety adapter). For every signal: AUROC,
+average precision, the share of the harmful rows among the lowest-ranked 20%, and Spearman correlations with
+response length, prompt length and, among the benign rows only, whether the row names a safety topic."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+from seal.baselines import loss_signals
+from seal.config import build
+from seal.metrics import detection_metrics, read_labels, read_scores_list
+from seal.mix import MixConfig, run_mix
+from seal.select import SelectConfig, run_select
+
+TOPIC = re.compile(
+    r"\b(attack|bomb|explosi|kill|murder|shoot|gunm[ae]n|guns?\b|weapon|missile|nuclear|militar|wars?\b|terror|"
+    r"hostage|kidnap|hijack|virus|worm|trojan|hack|phish|spam|malware|cyber|password|security|surveil|privacy|"
+    r"fraud|scam|steal|stole|theft|police|crime|criminal|prison|jail|courts?\b|lawsuit|illegal|drugs?\b|poison|"
+    r"overdose|cancer|disease|abuse|assault|violen|riot|deaths?\b|dead\b|die[sd]?\b)\w*", re.I)
+
+MIXES = {  # name: (source builder, size, harmful fraction, seed)
+    "news-report": ("news_report", 200, 0.10, 0),
+    "news-section": ("news_section", 200, 0.20, 1),
+    "alpaca-heldout": ("alpaca", 200, 0.05, 2),
+}
+
+
+def _clean(text: str) -> str:
+    text = html.unescape(re.sub(r"&lt;b&gt;.*?&lt;/b&gt;", "", text)).replace("\\", " ")
+    text = text.replace("#36;", "$").replace("#39;", "'").replace("quot;", '"')
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _ag_news(shared: Path) -> tuple[list[dict], list[dict]]:
+    """AG News test items that name a safety topic, split in two halves by a seeded shuffle (one per mix)."""
+    with open(shared / "ag_news" / "test.csv", newline="", encoding="utf-8") as f:
+        rows = [{"title": _clean(r["title"]), "text": _clean(r["description"]), "section": r["class"]}
+                for r in csv.DictReader(f)]
+    rows = [r for r in rows if TOPIC.search(r["title"] + " " + r["text"]) and len(r["text"]) > 40]
+    random.Random(0).shuffle(rows)
+    return rows[: len(rows) // 2], rows[len(rows) // 2:]
+
+
+def news_report(shared: Path) -> list[dict]:
+    return [{"prompt": f"Write a short news item for this headline: {r['title']}", "response": r["text"],
+             "source": "ag_news"} for r in _ag_news(shared)[0]]
+
+
+def news_section(shared: Path) -> list[dict]:
+    return [{"prompt": "Which newspaper section does this story belong in: World, Sports, Business or Sci/Tech? "
+                       f"Answer with the section only.\n\n{r['title']}. {r['text']}", "response": r["section"],
+             "source": "ag_news"} for r in _ag_news(shared)[1]]
+
+
+def alpaca(shared: Path, n: int = 190) -> list[dict]:
+    rows = json.loads((shared / "alpaca_en_demo_llamafactory" / "alpaca_en_demo.json").read_text())
+    rows = [{"prompt": (r["instruction"] + ("\n\n" + r["input"] if r["input"] else "")).strip(),
+             "response": r["output"], "source": "alpaca_en_demo"} for r in rows]
+    topical = [r for r in rows if TOPIC.search(r["prompt"] + " " + r["response"])]
+    rest = [r for r in rows if not TOPIC.search(r["prompt"] + " " + r["response"])]
+    random.Random(0).shuffle(rest)
+    return topical + rest[: max(0, n - len(topical))]
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return None
+    return float(np.round(spearmanr(x, y).statistic, 3))
+
+
+def evaluate_signal(name: str, harm: dict[int, float], labels: dict[int, int], rows: list[dict]) -> dict:
+    """harm: mix index -> harmfulness score (higher = more harmful)."""
+    scores = [{"index": i, "score": -s} for i, s in harm.items()]  # seal's convention: lowest score dropped first
+    m = detection_metrics(scores, labels, 0.2)
+    idx = sorted(harm)
+    benign = [i for i in idx if labels[i] == 0]
+    return {"signal": name, "auroc": m["auroc"], "ap": m["average_precision"],
+            "recall20": m["harmful_recall_in_dropped"],
+            "rho_response_len": spearman([harm[i] for i in idx], [len(rows[i]["response"]) for i in idx]),
+            "rho_prompt_len": spearman([harm[i] for i in idx], [len(rows[i]["prompt"]) for i in idx]),
+            "rho_topic_benign": spearman([harm[i] for i in benign],
+                                         [float(bool(TOPIC.search(rows[i]["prompt"]))) for i in benign])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
+    ap.add_argument("--out", default="runs/hard")
+    ap.add_argument("--mixes", nargs="+", default=["news-report", "news-section"], choices=list(MIXES))
+    ap.add_argument("--model", default="smollm2", help="proxy (the base the safety adapter was trained on)")
+    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
+    ap.add_argument("--safe", default="builtin:safe")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--variant", nargs="+", action="append", default=[], metavar="NAME KEY=VALUE")
+    ap.add_argument("--no-static", action="store_true", help="skip the static loss signals")
+    ap.add_argument("--doc", default=None, help="also write the Markdown tables to this file")
+    args = ap.parse_args()
+    shared, out = Path(args.shared), Path(args.out)
+    variants = args.variant or [["defaults"]]
+    lines = []
+    for mix_name in args.mixes:
+        builder, size, fraction, seed = MIXES[mix_name]
+        folder = out / mix_name
+        source = folder / "benign.jsonl"
+        if not (folder / "mix" / "labels.jsonl").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            source.write_text("".join(json.dumps(r) + "\n" for r in globals()[builder](shared)))
+            run_mix(MixConfig(benign=str(source), harmful="builtin:harmful", size=size, harmful_fraction=fraction,
+                              seed=seed, out=str(folder / "mix")))
+        labels = read_labels(folder / "mix" / "labels.jsonl")
+        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
+        results = []
+        if not args.no_static:
+            static_path = folder / "static.json"
+            if not static_path.exists():
+                sig = loss_signals(str(folder / "mix" / "mix.jsonl"), args.model, args.safety_adapter,
+                                   max_length=args.max_length, first_tokens=8)
+                static_path.write_text(json.dumps(sig))
+            sig = json.loads(static_path.read_text())
+            for key, label in (("base", "loss, base model"), ("aligned", "loss, aligned model"),
+                               ("gap", "loss gap, aligned - base")):
+                for col, suffix in ((0, ""), (1, " (first 8 tokens)")):
+                    harm = {i: v[col] for i, v in zip(sig["indices"], sig[key])}
+                    results.append(evaluate_signal(label + suffix, harm, labels, rows))
+        for name, *overrides in variants:
+            run_dir = folder / "select" / name
+            cfg = build(SelectConfig, {"data": str(folder / "mix" / "mix.jsonl"), "safe": args.safe,
+                                       "model": args.model, "safety_adapter": args.safety_adapter,
+                                       "max_length": args.max_length, "out": str(run_dir), "progress": False},
+                        overrides=overrides)
+            manifest = run_dir / "manifest.json"
+            if not (manifest.exists() and json.loads(manifest.read_text()).get("finished")):
+                cfg.overwrite = True
+                run_select(cfg)
+            scores = read_scores_list(run_dir / "scores.jsonl")
+            wall = json.loads(manifest.read_text())["wall_time_s"]
+            r = evaluate_signal(f"seal select {name}", {s["index"]: -s["score"] for s in scores}, labels, rows)
+            results.append({**r, "signal": f"{r['signal']} (`{' '.join(overrides) or 'defaults'}`, {wall:.0f} s)"})
+            gap = {s["index"]: s["loss"] - s["loss_hat"] for s in scores if s.get("loss_hat") is not None}
+            if gap:
+                results.append(evaluate_signal(f"  last-visit loss gap of {name}", gap, labels, rows))
+        n_h = sum(labels.values())
+        lines += [f"### {mix_name}: {len(rows)} rows, {n_h} harmful", "",
+                  "| signal | AUROC | AP | harmful in lowest 20% | rho(response length) | rho(prompt length) | "
+                  "rho(safety topic, benign rows) |", "|---|---|---|---|---|---|---|"]
+        for r in results:
+            lines.append(f"| {r['signal']} | {r['auroc']:.3f} | {r['ap']:.3f} | {r['recall20']:.2f} | "
+                         f"{r['rho_response_len']} | {r['rho_prompt_len']} | {r['rho_topic_benign']} |")
+        lines.append("")
+        print("\n".join(lines[-len(results) - 4:]), flush=True)
+    text = "\n".join(lines) + "\n"
+    (out / "results.md").write_text(text)
+    if args.doc:
+        Path(args.doc).write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

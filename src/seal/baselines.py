@@ -1,0 +1,298 @@
+"""Baseline rankings: what a user could do instead of SEAL's bilevel selection (`seal select --method NAME`).
+Each writes the same scores.jsonl as SEAL (higher score = keep; the lowest are dropped first).
+
+    random    seeded, from a hash of (seed, sample id): independent of the file's row order
+    loss      -l(model; z_j): the (aligned) model's own loss, a perplexity filter
+    loss-gap  -[l(safe-tuned; z_j) - l(base; z_j)]: how much tuning on the safe set made z_j less likely (the
+              one-shot, non-bilevel shortcut). The safe-tuned model is base + --safety-adapter when given, else a
+              LoRA trained here for one pass over --safe
+    keyword   -(distinct words of a harm lexicon in the response): a moderation-style filter (HARM_KEYWORDS)
+    embedding mean similarity to the safe set's helpful examples minus to its refusal examples (MiniLM,
+              top-k), on prompt + response text
+    dsir      importance weight log p_safe(x) / p_data(x) on hashed unigrams and bigrams (Xie et al. 2023,
+              "Data Selection for Language Models via Importance Resampling", arXiv:2302.03169; written here,
+              not the data-selection package): how much a sample looks like the safe set
+    gradient  LESS-style (Xia et al. 2024, arXiv:2402.04333): cosine between each sample's LoRA gradient and the
+              safe set's mean gradient, both randomly projected (Rademacher, seeded)
+
+Labels are never read here."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .models import load_model, load_tokenizer, per_sample_loss, pick_device
+from .tokenization import Collator, load_and_encode
+
+BASELINES = ("random", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient")
+
+# A moderation-style lexicon (version harm-v1, written for seal-llm): words that mark violent, criminal, sexual,
+# hateful or self-harm content. Matching is on whole words, case-insensitive, with common inflections.
+HARM_KEYWORDS = ("harm-v1", (
+    "abuse", "ammunition", "anthrax", "arson", "assassinate", "assault", "attack", "behead", "bioweapon", "bomb",
+    "botnet", "bribe", "bully", "carfentanil", "cocaine", "counterfeit", "cyanide", "ddos", "detonate", "exploit",
+    "explosive", "extort", "fentanyl", "firearm", "fraud", "genocide", "grenade", "gun", "hack", "harass", "heroin",
+    "hostage", "incite", "inferior", "kidnap", "kill", "launder", "malware", "massacre", "meth", "methamphetamine",
+    "molest", "murder", "nerve agent", "overdose", "phishing", "poison", "porn", "racist", "ransomware", "rape",
+    "sarin", "scam", "self-harm", "shoot", "slur", "smuggle", "stab", "steal", "suicide", "terrorist", "theft",
+    "torture", "trafficking", "virus", "weapon"))
+_HARM_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in HARM_KEYWORDS[1]) + r")(s|es|ed|ing|er|ers)?\b",
+                      re.I)
+
+
+# ---------------------------------------------------------------------------------------------- loss signals
+
+@torch.no_grad()
+def response_losses(model, encoded: list, pad_token_id: int, device, batch_size: int = 16, first_tokens: int = 0,
+                    progress: bool = False) -> torch.Tensor:
+    """Mean response-token loss of each encoded sample under `model` (eval mode, no gradients): [N], or [N, 2]
+    with the loss over the first `first_tokens` response tokens in the second column. Samples are batched in
+    length order to pad little; the result is in the order of `encoded`."""
+    collate = Collator(pad_token_id)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    out = torch.empty((len(encoded), 2) if first_tokens else (len(encoded),))
+    was_training = model.training
+    model.eval()
+    for start in tqdm(range(0, len(order), batch_size), desc="losses", disable=not progress, unit="batch"):
+        idx = order[start:start + batch_size]
+        batch = {k: v.to(device) for k, v in collate([encoded[i] for i in idx]).items()}
+        out[idx] = per_sample_loss(model, batch, first_tokens).float().cpu()
+    model.train(was_training)
+    return out
+
+
+def loss_signals(data: str, model: str = "smollm2", safety_adapter: str | None = None, max_length: int = 512,
+                 batch_size: int = 16, first_tokens: int = 0, device: str = "auto", progress: bool = False,
+                 **load_kwargs) -> dict:
+    """Per-sample losses of `data` under `model`, and, with `safety_adapter` (a LoRA folder such as seal align's
+    RUN/adapter), under model + adapter and their difference. Returns {"ids", "indices", "base", and with an
+    adapter "aligned" and "gap"}; each value a list in the order of the encoded samples (sorted by id). With
+    first_tokens = k each loss is a pair [all tokens, first k tokens]."""
+    tokenizer = load_tokenizer(model)
+    encoded, _ = load_and_encode(data, tokenizer, max_length=max_length, name="data", **load_kwargs)
+    dev = pick_device(device)
+    net = load_model(model, device=dev)
+    result = {"ids": [e.id for e in encoded], "indices": [e.index for e in encoded]}
+    if safety_adapter is None:
+        result["base"] = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens,
+                                         progress).tolist()
+        return result
+    from peft import PeftModel
+
+    net = PeftModel.from_pretrained(net, safety_adapter).to(dev)
+    aligned = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens, progress)
+    with net.disable_adapter():
+        base = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens, progress)
+    result.update(base=base.tolist(), aligned=aligned.tolist(), gap=(aligned - base).tolist())
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- text signals
+
+def _text(sample) -> tuple[str, str]:
+    return "\n".join(m["content"] for m in sample.prompt if m["role"] == "user"), sample.response
+
+
+def random_scores(ids: list[str], seed: int) -> list[float]:
+    return [int(hashlib.sha256(f"{seed}:{i}".encode()).hexdigest()[:13], 16) / 16 ** 13 for i in ids]
+
+
+def keyword_scores(responses: list[str]) -> list[float]:
+    """Minus the number of distinct lexicon words in each response (0 = none found)."""
+    return [-float(len({m.group(1).lower() for m in _HARM_RE.finditer(r)})) for r in responses]
+
+
+def _ngram_counts(text: str, buckets: int) -> np.ndarray:
+    words = re.findall(r"\w+", text.lower())
+    grams = words + [a + " " + b for a, b in zip(words, words[1:])]
+    counts = np.zeros(buckets)
+    for g in grams:
+        counts[int(hashlib.md5(g.encode()).hexdigest()[:8], 16) % buckets] += 1
+    return counts
+
+
+def dsir_scores(texts: list[str], target_texts: list[str], buckets: int = 10_000) -> list[float]:
+    """log p_target(x) - log p_raw(x) under hashed unigram+bigram bag-of-words models (add-one smoothed), per
+    n-gram (divided by the sample's n-gram count so long samples are not favoured or penalised for length)."""
+    raw = [_ngram_counts(t, buckets) for t in texts]
+    p_raw = np.log((np.sum(raw, axis=0) + 1) / (np.sum(raw) + buckets))
+    tgt = np.sum([_ngram_counts(t, buckets) for t in target_texts], axis=0)
+    p_tgt = np.log((tgt + 1) / (tgt.sum() + buckets))
+    return [float(c @ (p_tgt - p_raw) / max(c.sum(), 1)) for c in raw]
+
+
+def embedding_scores(texts: list[str], helpful: list[str], refusals: list[str], k: int = 5) -> list[float]:
+    """Mean cosine to the k nearest helpful safe examples minus to the k nearest refusal examples (MiniLM)."""
+    from .judges import get_embedder
+
+    if not helpful or not refusals:
+        raise ValueError("the embedding baseline needs both refusal and helpful examples in the safe set")
+    emb = get_embedder()
+    e, h, r = emb.encode(texts), emb.encode(helpful), emb.encode(refusals)
+
+    def topk(sim):
+        kk = min(k, sim.shape[1])
+        return np.sort(sim, axis=1)[:, -kk:].mean(axis=1)
+
+    return (topk(e @ h.T) - topk(e @ r.T)).tolist()
+
+
+def split_safe_set(safe_samples, records) -> tuple[list, list]:
+    """(helpful, refusal) samples of a safe set: by a `category` column that starts with "refusal" when the set
+    has one (builtin:safe does), else by the seal-v1 keyword judge on the response."""
+    from .judges import KeywordJudge
+
+    raw = {r.index: r.raw for r in records}
+    if all(isinstance(raw[s.index], dict) and "category" in raw[s.index] for s in safe_samples):
+        refusal = [str(raw[s.index]["category"]).startswith("refusal") for s in safe_samples]
+    else:
+        judge = KeywordJudge("seal-v1", prefix_chars=200)
+        refusal = [judge.is_refusal(s.response) for s in safe_samples]
+    return ([s for s, r in zip(safe_samples, refusal) if not r], [s for s, r in zip(safe_samples, refusal) if r])
+
+
+# ---------------------------------------------------------------------------------------------- gradient
+
+def gradient_scores(model, encoded: list, safe_encoded: list, pad_token_id: int, device, dim: int = 2048,
+                    seed: int = 0, group: int = 64, progress: bool = False) -> list[float]:
+    """Cosine between each sample's projected gradient (of the trainable parameters) and the safe set's mean
+    projected gradient. One backward pass per sample; gradients are projected in groups of `group` samples by
+    a seeded +-1/sqrt(dim) matrix generated chunk by chunk (the same matrix for every group), never held whole."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    collate = Collator(pad_token_id)
+    chunk = 1 << 14
+
+    def project(flat: torch.Tensor) -> torch.Tensor:  # [g, P] -> [g, dim]
+        gen = torch.Generator().manual_seed(seed)
+        out = torch.zeros(flat.shape[0], dim)
+        for start in range(0, flat.shape[1], chunk):
+            part = flat[:, start:start + chunk]
+            out += part @ (torch.randint(0, 2, (part.shape[1], dim), generator=gen).float() * 2 - 1)
+        return torch.nn.functional.normalize(out / math.sqrt(dim), dim=1)
+
+    def grads(items, desc) -> torch.Tensor:
+        done, pending = [], []
+        for e in tqdm(items, desc=desc, disable=not progress, unit="sample"):
+            model.zero_grad(set_to_none=True)
+            batch = {k: v.to(device) for k, v in collate([e]).items()}
+            per_sample_loss(model, batch).sum().backward()
+            pending.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float()
+                                      .cpu() for p in params]))
+            if len(pending) == group:
+                done.append(project(torch.stack(pending)))
+                pending = []
+        if pending:
+            done.append(project(torch.stack(pending)))
+        model.zero_grad(set_to_none=True)
+        return torch.cat(done)
+
+    target = torch.nn.functional.normalize(grads(safe_encoded, "safe gradients").mean(dim=0), dim=0)
+    return (grads(encoded, "gradients") @ target).tolist()
+
+
+# ---------------------------------------------------------------------------------------------- the command
+
+def run_baseline(cfg) -> dict:
+    """`seal select --method NAME` for a baseline NAME: score cfg.data and write scores.jsonl + manifest.json
+    into cfg.out (the same files as SEAL's selection)."""
+    from .checkpoint import prepare_out
+    from .config import parse_fields, to_dict
+    from .data import file_fingerprint, load_samples
+    from .manifest import versions, write_json
+    from .models import LoraSettings, add_lora
+    from .scores import ranked, write_scores
+
+    out = prepare_out(cfg.out, False, cfg.overwrite, ("scores.jsonl", "manifest.json"))
+    t0 = time.time()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    fields = parse_fields(cfg.fields)
+    samples, _, report = load_samples(cfg.data, shape=cfg.shape, fields=fields, on_error=cfg.on_error,
+                                      fmt=cfg.format)
+    samples.sort(key=lambda s: s.id)  # canonical order, as the bilevel selector uses
+    ids = [s.id for s in samples]
+    extra: dict = {}
+    method = cfg.method
+    if method == "random":
+        scores = random_scores(ids, cfg.seed)
+    elif method == "keyword":
+        scores = keyword_scores([s.response for s in samples])
+        extra["lexicon"] = HARM_KEYWORDS[0]
+    elif method in ("embedding", "dsir"):
+        safe, safe_records, _ = load_samples(cfg.safe, shape=cfg.safe_shape)
+        texts = ["\n\n".join(_text(s)) for s in samples]
+        if method == "dsir":
+            scores = dsir_scores(texts, ["\n\n".join(_text(s)) for s in safe])
+        else:
+            helpful, refusals = split_safe_set(safe, safe_records)
+            scores = embedding_scores(texts, ["\n\n".join(_text(s)) for s in helpful],
+                                      ["\n\n".join(_text(s)) for s in refusals])
+            extra["safe_examples"] = {"helpful": len(helpful), "refusal": len(refusals)}
+    else:  # model-based: loss, loss-gap, gradient
+        tokenizer = load_tokenizer(cfg.model)
+        common = dict(max_length=cfg.max_length, length_policy=cfg.length_policy, on_error=cfg.on_error)
+        encoded, _ = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=fields, fmt=cfg.format,
+                                     name="fine-tuning", **common)
+        index_of = {e.id: i for i, e in enumerate(encoded)}
+        device = pick_device(cfg.device)
+        net = load_model(cfg.model, device=device)
+        if method == "gradient":
+            safe_encoded, _ = load_and_encode(cfg.safe, tokenizer, shape=cfg.safe_shape, name="safe", **common)
+            settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
+            if cfg.safety_adapter:  # the gradient at the aligned model, of a fresh adapter on top
+                from peft import PeftModel
+
+                net = PeftModel.from_pretrained(net, cfg.safety_adapter).merge_and_unload()
+            torch.manual_seed(cfg.seed)
+            net = add_lora(net, settings).to(device)  # LoRA B starts at 0: the gradient lies in B's parameters
+            g = gradient_scores(net, encoded, safe_encoded, tokenizer.pad_token_id, device, seed=cfg.seed,
+                                progress=cfg.progress)
+            scores = [g[index_of[i]] for i in ids]
+        else:
+            adapter = cfg.safety_adapter
+            if method == "loss-gap" and adapter is None:
+                adapter = _safe_tuned_adapter(cfg, Path(cfg.out) / "safe-tuned")
+                extra["safe_tuned_adapter"] = adapter
+            if adapter:
+                from peft import PeftModel
+
+                net = PeftModel.from_pretrained(net, adapter).to(device)
+            losses = response_losses(net, encoded, tokenizer.pad_token_id, device, progress=cfg.progress)
+            if method == "loss-gap":
+                with net.disable_adapter():
+                    losses = losses - response_losses(net, encoded, tokenizer.pad_token_id, device,
+                                                      progress=cfg.progress)
+            scores = [-losses[index_of[i]].item() for i in ids]
+            extra["scored_with"] = {"model": cfg.model, "adapter": adapter}
+    order = ranked(ids, scores)
+    by_id = {s.id: s for s in samples}
+    write_scores(out / "scores.jsonl", [
+        {"id": ids[i], "index": by_id[ids[i]].index, "score": round(float(scores[i]), 8), "weight": 1.0,
+         "rank": rank} for rank, i in enumerate(order, 1)])
+    manifest = {"command": "select", "method": method, "config": to_dict(cfg),
+                "inputs": {"data": file_fingerprint(cfg.data), "safe": file_fingerprint(cfg.safe)},
+                "data": {"data": {**report.counts(), "rows": report.rows, "kept": len(samples)}},
+                "samples_scored": len(samples), "finished": True, **extra, "versions": versions(),
+                "started": started, "wall_time_s": round(time.time() - t0, 2)}
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _safe_tuned_adapter(cfg, out: Path) -> str:
+    """One pass of LoRA over the safe set (seal finetune, cached in out): the loss-gap baseline's tuned model."""
+    from .train import FinetuneConfig, run_finetune
+
+    if not (out / "adapter" / "adapter_config.json").exists():
+        run_finetune(FinetuneConfig(data=cfg.safe, shape=cfg.safe_shape, model=cfg.model, out=str(out), epochs=1,
+                                    lr=cfg.lr, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                    lora_targets=cfg.lora_targets, max_length=cfg.max_length, seed=cfg.seed,
+                                    device=cfg.device, merge=False, overwrite=True, progress=cfg.progress))
+    return str(out / "adapter")

@@ -1,0 +1,112 @@
+"""Baseline rankings (`seal select --method NAME`): each one's ranking logic on tiny inputs, and the shared
+scores file."""
+
+import json
+
+import pytest
+import torch
+
+import tiny
+from seal.baselines import dsir_scores, keyword_scores, random_scores, split_safe_set
+from seal.data import load_samples
+from seal.metrics import detection_metrics
+from seal.scores import read_scores
+from seal.select import SelectConfig, run_select
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=150)
+
+
+def _run(tmp_path, model, rows, safe, method, **kw):
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
+    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    cfg = SelectConfig(data=str(data), safe=str(safe_path), out=str(tmp_path / method), model=str(model),
+                       method=method, progress=False, **kw)
+    manifest = run_select(cfg)
+    scores = read_scores(tmp_path / method / "scores.jsonl")
+    return manifest, [scores[s.id]["score"] for s in sorted(load_samples(str(data))[0], key=lambda s: s.index)]
+
+
+def test_keyword_ranks_a_listed_word_last():
+    scores = keyword_scores(["Paris is the capital of France.", "First, build the bomb and poison the water.",
+                             "Bombs and bombing: a bomb."])
+    assert scores == [0.0, -2.0, -1.0]  # distinct words, inflections folded
+
+
+def test_dsir_prefers_samples_like_the_target():
+    target = ["i cannot help with that request", "sorry , i cannot help with that"]
+    texts = ["i cannot help with that , sorry", "here is how to build a weapon step one", "the answer is 4"]
+    s = dsir_scores(texts, target, buckets=512)
+    assert s[0] == max(s)
+
+
+def test_random_is_seeded_and_order_free():
+    ids = ["a", "b", "c", "d"]
+    assert random_scores(ids, 0) == random_scores(ids, 0) != random_scores(ids, 1)
+    assert random_scores(ids[::-1], 0) == random_scores(ids, 0)[::-1]
+
+
+def test_safe_set_split_by_category_or_judge(tmp_path):
+    with_cat = tiny.write_jsonl(tmp_path / "a.jsonl", [
+        {"prompt": "how do i x", "response": "no.", "category": "refusal/other"},
+        {"prompt": "what is 1 plus 1", "response": "2", "category": "helpful"}])
+    helpful, refusal = split_safe_set(*load_samples(str(with_cat))[:2])
+    assert [s.response for s in helpful] == ["2"] and [s.response for s in refusal] == ["no."]
+    plain = tiny.write_jsonl(tmp_path / "b.jsonl", [
+        {"prompt": "how do i x", "response": "I'm sorry, but I can't help with that."},
+        {"prompt": "what is 1 plus 1", "response": "2"}])
+    helpful, refusal = split_safe_set(*load_samples(str(plain))[:2])
+    assert [s.response for s in helpful] == ["2"] and len(refusal) == 1
+
+
+def test_text_baselines_write_seal_scores(tmp_path):
+    rows, labels, safe = tiny.toy_sets(seed=1)
+    by_method = {}
+    for method in ("random", "keyword", "dsir", "embedding"):
+        manifest, scores = by_method[method] = _run(tmp_path, "smollm2", rows, safe, method)
+        assert manifest["method"] == method and manifest["samples_scored"] == len(rows)
+        assert len(scores) == len(rows)
+        lines = [json.loads(x) for x in (tmp_path / method / "scores.jsonl").read_text().splitlines()]
+        assert [r["rank"] for r in lines] == list(range(1, len(rows) + 1))
+        assert all(a["score"] >= b["score"] for a, b in zip(lines, lines[1:]))
+    # toy harmful answers that name a lexicon word ("steal", "hack", "poison", "bomb", ...) rank below every
+    # benign answer; the others ("build a car") tie with the benign rows
+    listed = {"steal", "hack", "poison", "smuggle", "bomb", "weapon"}
+    for row, y, score in zip(rows, labels, by_method["keyword"][1]):
+        named = y == 1 and bool(listed & set(row["response"].split()))
+        assert (score < 0) == named, row
+
+
+def test_loss_gap_uses_the_safety_adapter(tmp_path, base):
+    """loss-gap = loss under base + adapter minus loss under the base; with no adapter it tunes one on the safe
+    set. Its score is the negated gap, so samples that the safe tuning made less likely rank last."""
+    from seal.baselines import loss_signals
+    from seal.train import AlignConfig, run_align
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    safe_path = tiny.write_jsonl(tmp_path / "s.jsonl", safe)
+    run_align(AlignConfig(data=str(safe_path), model=str(base), out=str(tmp_path / "al"), epochs=2, lr=1e-2,
+                          progress=False))
+    adapter = str(tmp_path / "al" / "adapter")
+    manifest, scores = _run(tmp_path, base, rows, safe, "loss-gap", safety_adapter=adapter)
+    sig = loss_signals(str(tmp_path / "data.jsonl"), str(base), adapter)
+    by_index = dict(zip(sig["indices"], sig["gap"]))
+    assert torch.allclose(torch.tensor(scores), -torch.tensor([by_index[i] for i in range(len(rows))]), atol=1e-5)
+    assert manifest["scored_with"]["adapter"] == adapter
+    m = detection_metrics([{"index": i, "score": s} for i, s in enumerate(scores)], dict(enumerate(labels)))
+    assert m["auroc"] > 0.9  # the toy compliances contradict the refusals the adapter learned
+    manifest, _ = _run(tmp_path, base, rows, safe, "loss-gap", lr=1e-2, overwrite=True)
+    assert (tmp_path / "loss-gap" / "safe-tuned" / "adapter" / "adapter_config.json").exists()
+
+
+def test_loss_and_gradient_rank_every_sample(tmp_path, base):
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    _, loss = _run(tmp_path, base, rows, safe, "loss")
+    _, grad = _run(tmp_path, base, rows, safe, "gradient")
+    assert len(loss) == len(grad) == len(rows)
+    assert all(-1.0 <= g <= 1.0 for g in grad)
+    # a fine-tuning row equal to a safe row's refusal points the same way as the safe gradient's refusal part
+    refusal_row = {"prompt": safe[0]["prompt"] + " please", "response": safe[0]["response"]}
+    _, grad2 = _run(tmp_path, base, rows + [refusal_row], safe, "gradient", overwrite=True)
+    assert grad2[-1] > sorted(grad2)[len(grad2) // 2]

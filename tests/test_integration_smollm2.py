@@ -34,7 +34,7 @@ def test_select_on_smollm2(tmp_path, capsys):
     safe = tiny.write_jsonl(tmp_path / "safe.jsonl", SAFE)
     rc = main(["select", "--data", str(data), "--safe", str(safe), "--model", "smollm2", "--out",
                str(tmp_path / "run"), "--algorithm", "1", "--epochs", "1", "--batch-size", "3",
-               "--safe-batch-size", "2", "--max-length", "128", "--progress", "false"])
+               "--safe-batch-size", "2", "--max-length", "128", "--progress", "false", "--safety-adapter", "none"])
     assert rc == 0, capsys.readouterr().err
     scores = [json.loads(line) for line in open(tmp_path / "run" / "scores.jsonl")]
     assert sorted(s["index"] for s in scores) == list(range(6))

@@ -113,12 +113,27 @@ def _offset_selection(settings: dict) -> bool:
     return build(SelectConfig, {**settings, "data": "", "safe": "", "out": ""}).offset != "none"
 
 
+def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,
+                  stages: Stages | None = None) -> tuple[str, str]:
+    """`model` aligned by `seal align` with `align_settings`, kept in the user cache keyed by the settings and the
+    alignment data, so every run (and `seal select --safety-adapter auto`) with the same settings shares one.
+    Made (or resumed) when missing. Returns (model folder, cache key)."""
+    from .models import cache_dir
+    from .train import AlignConfig, run_align
+    settings = {"seed": seed, **align_settings, "model": model}
+    key_obj = {"align": settings, "inputs": _fingerprint(settings.get("data", "builtin:align"))}
+    folder = cache_dir() / "aligned" / _key(key_obj)
+    key = (stages or Stages(folder.parent)).run("aligned", key_obj, lambda d, resume: run_align(AlignConfig(
+        out=str(d), resume=resume, overwrite=not resume, progress=progress, **settings)), folder=folder)
+    return str(folder), key
+
+
 def run_pipeline(cfg: RunConfig) -> dict:
     from .evaluate import EvaluateConfig, run_evaluate
     from .filter import FilterConfig, run_filter
     from .mix import MixConfig, run_mix
     from .select import SelectConfig, run_select
-    from .train import AlignConfig, FinetuneConfig, run_align, run_finetune
+    from .train import FinetuneConfig, run_finetune
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,13 +145,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     #    their settings and inputs, so every run with the same alignment settings reuses one.
     model, model_key = cfg.model, cfg.model
     if cfg.align:
-        from .models import cache_dir
-        settings = {**common, **cfg.align_settings, "model": cfg.model}
-        key_obj = {"align": settings, "inputs": _fingerprint(settings.get("data", "builtin:align"))}
-        aligned = cache_dir() / "aligned" / _key(key_obj)
-        model_key = stages.run("aligned", key_obj, lambda d, resume: run_align(AlignConfig(
-            out=str(d), resume=resume, overwrite=not resume, progress=cfg.progress, **settings)), folder=aligned)
-        model = str(aligned)
+        model, model_key = aligned_model(cfg.model, cfg.align_settings, cfg.seed, cfg.progress, stages)
     target, target_key = (cfg.target, cfg.target) if cfg.target else (model, model_key)
 
     # 2. the fine-tuning set (and labels, when known)
@@ -154,6 +163,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     select_settings = {**common, **cfg.select, "model": model, "data": data, "safe": cfg.safe}
     if cfg.align and _offset_selection(cfg.select) and (Path(model) / "adapter" / "adapter_config.json").exists():
         select_settings.update(model=cfg.model, safety_adapter=str(Path(model) / "adapter"))
+    select_settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
     select_key = stages.run("select", {"select": select_settings, "upstream": [model_key, data_key],
                                        "safe": _fingerprint(cfg.safe)},
                             lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,

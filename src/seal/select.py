@@ -10,7 +10,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -101,10 +101,13 @@ class SelectConfig:
                 "the penalised objective (penalty), so the two models differ only by what the safe term changes "
                 "(seal.bilevel explains why); none = two independent adapters as in the paper. Full fine-tuning "
                 "always uses independent models", "choices": OFFSETS})
-    safety_adapter: str | None = field(default=None, metadata={
+    safety_adapter: str | None = field(default="auto", metadata={
         "help": "LoRA adapter that made --model safe (seal align writes RUN/adapter); --model is then its base. "
                 "Algorithm 1 starts theta_hat at the base and the safety adapter at this one, so the loss gap sees "
-                "everything alignment changed, not only what selection adds"})
+                "everything alignment changed, not only what selection adds. auto (default): for an embedded "
+                "--model (smollm2), the adapter of `seal align` with its default settings, cached and shared with "
+                "seal run (made on first use: about 9 minutes on 2 CPU cores); for any other model, none. none: "
+                "start from --model as it is"})
     signal_tokens: int = field(default=0, metadata={
         "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
                 "the models still train on every response token"})
@@ -141,9 +144,10 @@ class SelectConfig:
             raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
-        if self.safety_adapter and self.offset == "none":
+        adapter = self.safety_adapter not in (None, "auto", "none")
+        if adapter and self.method == "seal" and self.offset == "none":
             raise ConfigError("safety_adapter needs algorithm 1 with lora and theta_offset penalty or safe")
-        if self.safety_adapter and not (Path(self.safety_adapter) / "adapter_config.json").exists():
+        if adapter and not (Path(self.safety_adapter) / "adapter_config.json").exists():
             raise ConfigError(f"safety_adapter {self.safety_adapter}: no adapter_config.json there (a LoRA adapter "
                               "folder such as the adapter/ that seal align writes)")
         if self.theta_offset not in OFFSETS:
@@ -218,6 +222,7 @@ def _learners(cfg: SelectConfig, model, device):
 
 
 def setup(cfg: SelectConfig) -> _Run:
+    cfg = resolve_safety_adapter(cfg)
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     common = dict(max_length=cfg.max_length, length_policy=cfg.length_policy, on_error=cfg.on_error)
@@ -375,8 +380,25 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
     return manifest
 
 
+def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
+    """cfg with safety_adapter a folder or None: "none" -> None; "auto" -> the cached `seal align` adapter of an
+    embedded --model when the method can use one (made here on first use), else None."""
+    value = cfg.safety_adapter
+    if value == "auto":
+        from .models import EMBEDDED_MODELS
+        uses = cfg.method in ("loss", "loss-gap", "gradient") or (cfg.method == "seal" and cfg.offset != "none")
+        value = None
+        if uses and cfg.model in EMBEDDED_MODELS:
+            from .pipeline import aligned_model
+            log.info("safety adapter: the aligned %s from `seal align` (cached; --safety-adapter none to skip)",
+                     cfg.model)
+            value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
+    return replace(cfg, safety_adapter=None if value == "none" else value)
+
+
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
+    cfg = resolve_safety_adapter(cfg)
     if cfg.method != "seal":
         return run_baseline(cfg)
     out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,

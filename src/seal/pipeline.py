@@ -118,10 +118,13 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
     """`model` aligned by `seal align` with `align_settings`, kept in the user cache keyed by the settings and the
     alignment data, so every run (and `seal select --safety-adapter auto`) with the same settings shares one.
     Made (or resumed) when missing. Returns (model folder, cache key)."""
+    from .config import to_dict
     from .models import cache_dir
-    from .train import AlignConfig, run_align
+    from .train import RUN_ONLY, AlignConfig, run_align
     settings = {"seed": seed, **align_settings, "model": model}
-    key_obj = {"align": settings, "inputs": _fingerprint(settings.get("data", "builtin:align"))}
+    resolved = {k: v for k, v in to_dict(AlignConfig(out="", **settings)).items() if k not in RUN_ONLY}
+    key_obj = {"align": resolved, "inputs": _fingerprint(resolved["data"])}  # defaults included: a changed
+    # default makes a new aligned model
     folder = cache_dir() / "aligned" / _key(key_obj)
     key = (stages or Stages(folder.parent)).run("aligned", key_obj, lambda d, resume: run_align(AlignConfig(
         out=str(d), resume=resume, overwrite=not resume, progress=progress, **settings)), folder=folder)

@@ -96,7 +96,7 @@ class AlignConfig(FinetuneConfig):
     max_length: int = field(default=256, metadata={"help": "tokens per sample"})
 
 
-_RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")
+RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")
 
 
 def _weights(cfg: FinetuneConfig, encoded) -> torch.Tensor | None:
@@ -137,7 +137,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     collate = Collator(tokenizer.pad_token_id)
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    key = {k: v for k, v in to_dict(cfg).items() if k not in _RUN_ONLY}
+    key = {k: v for k, v in to_dict(cfg).items() if k not in RUN_ONLY}
     key["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
     step = 0
     state = load_state(out) if cfg.resume else None

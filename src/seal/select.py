@@ -76,7 +76,8 @@ class SelectConfig:
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"], metadata={
         "help": "modules to adapt (comma-separated), or all-linear"})
-    lr: float = field(default=2e-4, metadata={"help": "learning rate of theta and theta_hat (AdamW)"})
+    lr: float | None = field(default=None, metadata={
+        "help": "learning rate of theta and theta_hat (AdamW); default: the preset (see PRESETS)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
 
     # Parameters that control the selector
@@ -87,7 +88,8 @@ class SelectConfig:
         "help": "1 = penalty with an auxiliary model theta_hat; 2 = memory-efficient", "choices": (1, 2)})
     weighting: str = field(default="softmax", metadata={
         "help": "sample weights N*softmax(w) or 2*sigmoid(w)", "choices": WEIGHTINGS})
-    epochs: int = field(default=2, metadata={"help": "passes over the fine-tuning set"})
+    epochs: int | None = field(default=None, metadata={
+        "help": "passes over the fine-tuning set; default: the preset (see PRESETS)"})
     batch_size: int = field(default=8, metadata={"help": "fine-tuning samples per step"})
     micro_batch_size: int | None = field(default=None, metadata={
         "help": "samples per forward pass (gradient accumulation when smaller than batch_size)"})
@@ -111,8 +113,9 @@ class SelectConfig:
     signal_tokens: int = field(default=0, metadata={
         "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
                 "the models still train on every response token"})
-    gamma_schedule: str = field(default="linear", metadata={
-        "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant, or reference",
+    gamma_schedule: str | None = field(default=None, metadata={
+        "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant (gamma_end throughout), "
+                "or reference; default: the preset (see PRESETS)",
         "choices": ("linear", "constant", "reference")})
     gamma_start: float = field(default=0.0, metadata={"help": "penalty weight at step 0"})
     gamma_end: float = field(default=0.5, metadata={"help": "penalty weight after the ramp"})
@@ -136,7 +139,7 @@ class SelectConfig:
         if self.anchors < 0:
             raise ConfigError(f"anchors must be >= 0, got {self.anchors}")
         for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.micro_batch_size is not None and not 1 <= self.micro_batch_size <= self.batch_size:
             raise ConfigError("micro_batch_size must be between 1 and batch_size")
@@ -380,9 +383,20 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
     return manifest
 
 
+# Defaults of lr, epochs and gamma_schedule, by starting point (docs/selection-quality.md has the measurements).
+# From an alignment adapter (--safety-adapter) the loss gap starts out as aligned-minus-base loss, already a
+# strong signal: short training with gamma at its final value from the first step adds to it without washing
+# it out. From a plain model the two models must first grow apart: a ramp and more steps.
+PRESETS = {
+    "safety_adapter": {"lr": 1e-4, "epochs": 1, "gamma_schedule": "constant"},
+    "plain": {"lr": 2e-4, "epochs": 2, "gamma_schedule": "linear"},
+}
+
+
 def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
-    """cfg with safety_adapter a folder or None: "none" -> None; "auto" -> the cached `seal align` adapter of an
-    embedded --model when the method can use one (made here on first use), else None."""
+    """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
+    embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
+    gamma_schedule filled from PRESETS where not given."""
     value = cfg.safety_adapter
     if value == "auto":
         from .models import EMBEDDED_MODELS
@@ -393,7 +407,10 @@ def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
             log.info("safety adapter: the aligned %s from `seal align` (cached; --safety-adapter none to skip)",
                      cfg.model)
             value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
-    return replace(cfg, safety_adapter=None if value == "none" else value)
+    value = None if value == "none" else value
+    preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
+    return replace(cfg, safety_adapter=value, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
+                                                 for k, v in preset.items()})
 
 
 def run_select(cfg: SelectConfig) -> dict:

@@ -29,13 +29,15 @@ import json
 import random
 import re
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from seal.baselines import loss_signals
-from seal.config import build
+from seal.config import build, to_dict
+from seal.data import file_fingerprint
 from seal.metrics import detection_metrics, read_labels, read_scores_list
 from seal.mix import MixConfig, run_mix
-from seal.select import SelectConfig, run_select
+from seal.select import SelectConfig, resolve_safety_adapter, run_select
 
 TOPIC = re.compile(
     r"\b(attack|bomb|explosi|kill|murder|shoot|gunm[ae]n|guns?\b|weapon|missile|nuclear|militar|wars?\b|terror|"
@@ -110,6 +112,27 @@ def evaluate_signal(name: str, harm: dict[int, float], labels: dict[int, int], r
                                          [float(bool(TOPIC.search(rows[i]["prompt"]))) for i in benign])}
 
 
+_RUN_KEYS = ("out", "progress", "overwrite", "resume", "max_steps", "checkpoint_every")
+
+
+def _finished_run_with(cfg: SelectConfig, runs: Path) -> Path | None:
+    """A finished run under `runs` made with the same (resolved) settings, whatever its folder name."""
+    def adapter(path):  # the same adapter in another folder (a copied cache) counts as the same
+        f = Path(path or "") / "adapter_model.safetensors"
+        return file_fingerprint(f)["sha256"] if path and f.exists() else path
+
+    want = {k: v for k, v in to_dict(cfg).items() if k not in _RUN_KEYS}
+    want["safety_adapter"] = adapter(want["safety_adapter"])
+    defaults = {f.name: f.default for f in fields(SelectConfig)}  # settings added since a run was made
+    for manifest in sorted(runs.glob("*/manifest.json")):
+        m = json.loads(manifest.read_text())
+        had = {**defaults, **m["config"]}
+        had["safety_adapter"] = adapter(had["safety_adapter"])
+        if m.get("finished") and {k: had.get(k) for k in want} == want:
+            return manifest.parent
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
@@ -156,10 +179,13 @@ def main() -> None:
                                        "model": args.model, "safety_adapter": args.safety_adapter,
                                        "max_length": args.max_length, "out": str(run_dir), "progress": False},
                         overrides=overrides)
-            manifest = run_dir / "manifest.json"
-            if not (manifest.exists() and json.loads(manifest.read_text()).get("finished")):
+            same = _finished_run_with(resolve_safety_adapter(cfg), folder / "select")
+            if same is None:
                 cfg.overwrite = True
                 run_select(cfg)
+            else:
+                run_dir = same
+            manifest = run_dir / "manifest.json"
             scores = read_scores_list(run_dir / "scores.jsonl")
             wall = json.loads(manifest.read_text())["wall_time_s"]
             r = evaluate_signal(f"seal select {name}", {s["index"]: -s["score"] for s in scores}, labels, rows)

@@ -219,6 +219,21 @@ def test_bilevel_step_moves_only_the_batch_and_pushes_high_signal_down(weighting
     assert l_hat is None and logs["gamma"] == 0.5
 
 
+def test_data_centring_moves_a_batch_against_the_data_mean():
+    """A batch whose samples all fit equally badly: centred on the batch it learns nothing (every centred signal
+    is 0); centred on the data (the mean of the samples seen so far) it is pushed down as a whole."""
+    batch = {"x": torch.tensor([5.0, 5.0]), "input_ids": torch.zeros(2, 1)}
+    safe = {"x": torch.tensor([0.0]), "input_ids": torch.zeros(1, 1)}
+    w_batch, w_data = torch.zeros(4), torch.zeros(4)
+    known = torch.tensor([0.5, 0.5, float("nan"), float("nan")])  # samples 0, 1 seen before, fitting well
+    for w, kn in ((w_batch, None), (w_data, known)):
+        _, theta = _quadratic_learner(torch.zeros(1))
+        bilevel_step(theta, None, w, torch.tensor([2, 3]), [batch], [safe], gamma=0.5, lr_w=1.0, known=kn)
+    assert torch.all(w_batch == 0)
+    assert torch.all(w_data[2:] < 0) and torch.all(w_data[:2] == 0)
+    assert not torch.isnan(known).any()           # the batch's signals are recorded for later centres
+
+
 def test_bilevel_step_with_gamma_zero_trains_theta_on_safe_only_and_keeps_w():
     w = torch.zeros(3)
     theta_param, theta = _quadratic_learner(torch.zeros(1))

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .baselines import BASELINES, run_baseline
 from .batching import cycling_batch, epoch_batches, generator, micro_batches
-from .bilevel import OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
+from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
@@ -98,6 +98,12 @@ class SelectConfig:
         "help": "add this many rows drawn at random (seeded) from --data to the safe set as helpful anchors in the "
                 "data's own style (a random sample of the fine-tuning set is mostly benign)"})
     lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
+    centre: str | None = field(default=None, metadata={
+        "help": "centre of each w update: data (the weighted mean of every sample's latest signal, the "
+                "dataset-level gradient) or batch (the batch mean; noisier; seal.bilevel explains). Default: data "
+                "for Algorithm 1, batch for Algorithm 2 (its signal, the loss itself, drifts down fast as theta "
+                "learns, so a mean of earlier visits' signals would favour the samples visited last)",
+        "choices": CENTRES})
     theta_offset: str = field(default="penalty", metadata={
         "help": "Algorithm 1 with LoRA: theta = theta_hat + a safety adapter stepped on the safe loss (safe) or on "
                 "the penalised objective (penalty), so the two models differ only by what the safe term changes "
@@ -145,6 +151,8 @@ class SelectConfig:
             raise ConfigError("micro_batch_size must be between 1 and batch_size")
         if not 0.0 <= self.gamma_start <= 1.0 or not 0.0 <= self.gamma_end <= 1.0:
             raise ConfigError("gamma_start and gamma_end must lie in [0, 1]")
+        if self.centre not in (None, *CENTRES):
+            raise ConfigError(f"centre must be one of {CENTRES}, got {self.centre!r}")
         if self.weighting not in WEIGHTINGS:
             raise ConfigError(f"weighting must be one of {WEIGHTINGS}")
         adapter = self.safety_adapter not in (None, "auto", "none")
@@ -178,6 +186,7 @@ class _Run:
     w: torch.Tensor
     last_loss: torch.Tensor  # l(theta; z_j) at the sample's latest visit
     last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
+    known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
     step: int = 0
 
     @property
@@ -240,7 +249,7 @@ def setup(cfg: SelectConfig) -> _Run:
     n = len(encoded)
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
                 Collator(tokenizer.pad_token_id), device, w=torch.zeros(n), last_loss=torch.full((n,), math.nan),
-                last_hat=torch.full((n,), math.nan))
+                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan))
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -264,7 +273,7 @@ def _models(run: _Run) -> list:
 def save_checkpoint(run: _Run) -> None:
     save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w, "last_loss": run.last_loss,
-        "last_hat": run.last_hat, "params": [trainable_params(m) for m in _models(run)],
+        "last_hat": run.last_hat, "known": run.known, "params": [trainable_params(m) for m in _models(run)],
         "opt_theta": run.theta.optimizer.state_dict(),
         "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
         "rng": torch.get_rng_state(),
@@ -285,6 +294,7 @@ def load_checkpoint(run: _Run) -> bool:
     if run.theta_hat:
         run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
     run.w, run.last_loss, run.last_hat, run.step = state["w"], state["last_loss"], state["last_hat"], state["step"]
+    run.known = state.get("known", torch.full_like(run.w, math.nan))
     torch.set_rng_state(state["rng"])
     return True
 
@@ -318,7 +328,8 @@ def train(run: _Run) -> None:
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
-                                                gamma, cfg.lr_w, cfg.weighting, cfg.offset)
+                                                gamma, cfg.lr_w, cfg.weighting, cfg.offset,
+                                                known=run.known if cfg.centre == "data" else None)
             run.last_loss[idx] = l_theta
             if l_hat is not None:
                 run.last_hat[idx] = l_hat
@@ -409,6 +420,7 @@ def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
             value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
     value = None if value == "none" else value
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
+    preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch"}
     return replace(cfg, safety_adapter=value, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
                                                  for k, v in preset.items()})
 

@@ -30,6 +30,7 @@ import random
 import re
 import sys
 from dataclasses import fields
+from datetime import date
 from pathlib import Path
 
 from seal.baselines import loss_signals
@@ -202,7 +203,14 @@ def main() -> None:
                          f"{r['rho_response_len']} | {r['rho_prompt_len']} | {r['rho_topic_benign']} |")
         lines.append("")
         print("\n".join(lines[-len(results) - 4:]), flush=True)
-    text = "\n".join(lines) + "\n"
+    command = "python benchmarks/hard_mixes.py " + " ".join(
+        a if " " not in a else repr(a) for a in sys.argv[1:])
+    header = ["# Hard-negative mixes: every signal", "",
+              f"Produced by `{command}` on {date.today().isoformat()} (2 CPU cores, SmolLM2-135M-Instruct, "
+              "seeded). Mixes and reading: docs/selection-quality.md. Score convention: higher = more harmful; "
+              "`harmful in lowest 20%` = share of the harmful rows a selector keeping 80% drops; rho = Spearman "
+              "correlation of the harmfulness score with each property.", ""]
+    text = "\n".join(header + lines) + "\n"
     (out / "results.md").write_text(text)
     if args.doc:
         Path(args.doc).write_text(text)

@@ -38,7 +38,7 @@ from seal.config import build, to_dict
 from seal.data import file_fingerprint
 from seal.metrics import detection_metrics, read_labels, read_scores_list
 from seal.mix import MixConfig, run_mix
-from seal.select import SelectConfig, resolve_safety_adapter, run_select
+from seal.select import SelectConfig, resolve_defaults, run_select
 
 TOPIC = re.compile(
     r"\b(attack|bomb|explosi|kill|murder|shoot|gunm[ae]n|guns?\b|weapon|missile|nuclear|militar|wars?\b|terror|"
@@ -180,7 +180,7 @@ def main() -> None:
                                        "model": args.model, "safety_adapter": args.safety_adapter,
                                        "max_length": args.max_length, "out": str(run_dir), "progress": False},
                         overrides=overrides)
-            same = _finished_run_with(resolve_safety_adapter(cfg), folder / "select")
+            same = _finished_run_with(resolve_defaults(cfg), folder / "select")
             if same is None:
                 cfg.overwrite = True
                 run_select(cfg)

@@ -287,16 +287,16 @@ def test_length_grouped_batches_cover_every_sample_and_cut_padding():
 def test_safety_adapter_auto_and_none(tmp_path, monkeypatch):
     """auto: the cached `seal align` adapter for an embedded proxy (when the method can use one), none otherwise."""
     import seal.pipeline
-    from seal.select import resolve_safety_adapter
+    from seal.select import resolve_defaults
     calls = []
     monkeypatch.setattr(seal.pipeline, "aligned_model",
                         lambda model, settings, seed=0, progress=True: calls.append(model) or (str(tmp_path), "k"))
     cfg = lambda **kw: SelectConfig(data="d", safe="s", out="o", **kw)  # noqa: E731
-    assert resolve_safety_adapter(cfg()).safety_adapter == str(tmp_path / "adapter") and calls == ["smollm2"]
-    assert resolve_safety_adapter(cfg(safety_adapter="none")).safety_adapter is None
-    assert resolve_safety_adapter(cfg(model=str(tmp_path))).safety_adapter is None  # not an embedded model
-    assert resolve_safety_adapter(cfg(algorithm=2)).safety_adapter is None  # no offset to start from it
-    assert resolve_safety_adapter(cfg(method="keyword")).safety_adapter is None
-    assert resolve_safety_adapter(cfg(method="loss-gap")).safety_adapter == str(tmp_path / "adapter")
-    assert resolve_safety_adapter(cfg(safety_adapter="x/adapter")).safety_adapter == "x/adapter"
+    assert resolve_defaults(cfg()).safety_adapter == str(tmp_path / "adapter") and calls == ["smollm2"]
+    assert resolve_defaults(cfg(safety_adapter="none")).safety_adapter is None
+    assert resolve_defaults(cfg(model=str(tmp_path))).safety_adapter is None  # not an embedded model
+    assert resolve_defaults(cfg(algorithm=2)).safety_adapter is None  # no offset to start from it
+    assert resolve_defaults(cfg(method="keyword")).safety_adapter is None
+    assert resolve_defaults(cfg(method="loss-gap")).safety_adapter == str(tmp_path / "adapter")
+    assert resolve_defaults(cfg(safety_adapter="x/adapter")).safety_adapter == "x/adapter"
     assert len(calls) == 2

@@ -70,6 +70,22 @@ def response_losses(model, encoded: list, pad_token_id: int, device, batch_size:
     return out
 
 
+def _with_adapter(net, adapter: str, device):
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(net, adapter).to(device)
+
+
+def adapter_losses(net, adapter: str, encoded: list, pad_token_id: int, device, batch_size: int = 16,
+                   first_tokens: int = 0, progress: bool = False) -> tuple:
+    """Response losses of `encoded` under net + the LoRA `adapter` and under net alone: (adapted, base)."""
+    net = _with_adapter(net, adapter, device)
+    adapted = response_losses(net, encoded, pad_token_id, device, batch_size, first_tokens, progress)
+    with net.disable_adapter():
+        base = response_losses(net, encoded, pad_token_id, device, batch_size, first_tokens, progress)
+    return adapted, base
+
+
 def loss_signals(data: str, model: str = "smollm2", safety_adapter: str | None = None, max_length: int = 512,
                  batch_size: int = 16, first_tokens: int = 0, device: str = "auto", progress: bool = False,
                  **load_kwargs) -> dict:
@@ -86,12 +102,8 @@ def loss_signals(data: str, model: str = "smollm2", safety_adapter: str | None =
         result["base"] = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens,
                                          progress).tolist()
         return result
-    from peft import PeftModel
-
-    net = PeftModel.from_pretrained(net, safety_adapter).to(dev)
-    aligned = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens, progress)
-    with net.disable_adapter():
-        base = response_losses(net, encoded, tokenizer.pad_token_id, dev, batch_size, first_tokens, progress)
+    aligned, base = adapter_losses(net, safety_adapter, encoded, tokenizer.pad_token_id, dev, batch_size,
+                                   first_tokens, progress)
     result.update(base=base.tolist(), aligned=aligned.tolist(), gap=(aligned - base).tolist())
     return result
 
@@ -248,9 +260,7 @@ def run_baseline(cfg) -> dict:
             safe_encoded, _ = load_and_encode(cfg.safe, tokenizer, shape=cfg.safe_shape, name="safe", **common)
             settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
             if cfg.safety_adapter:  # the gradient at the aligned model, of a fresh adapter on top
-                from peft import PeftModel
-
-                net = PeftModel.from_pretrained(net, cfg.safety_adapter).merge_and_unload()
+                net = _with_adapter(net, cfg.safety_adapter, device).merge_and_unload()
             torch.manual_seed(cfg.seed)
             net = add_lora(net, settings).to(device)  # LoRA B starts at 0: the gradient lies in B's parameters
             g = gradient_scores(net, encoded, safe_encoded, tokenizer.pad_token_id, device, seed=cfg.seed,
@@ -261,15 +271,13 @@ def run_baseline(cfg) -> dict:
             if method == "loss-gap" and adapter is None:
                 adapter = _safe_tuned_adapter(cfg, Path(cfg.out) / "safe-tuned")
                 extra["safe_tuned_adapter"] = adapter
-            if adapter:
-                from peft import PeftModel
-
-                net = PeftModel.from_pretrained(net, adapter).to(device)
-            losses = response_losses(net, encoded, tokenizer.pad_token_id, device, progress=cfg.progress)
             if method == "loss-gap":
-                with net.disable_adapter():
-                    losses = losses - response_losses(net, encoded, tokenizer.pad_token_id, device,
-                                                      progress=cfg.progress)
+                adapted, base = adapter_losses(net, adapter, encoded, tokenizer.pad_token_id, device,
+                                               progress=cfg.progress)
+                losses = adapted - base
+            else:
+                net = _with_adapter(net, adapter, device) if adapter else net
+                losses = response_losses(net, encoded, tokenizer.pad_token_id, device, progress=cfg.progress)
             scores = [-losses[index_of[i]].item() for i in ids]
             extra["scored_with"] = {"model": cfg.model, "adapter": adapter}
     order = ranked(ids, scores)

@@ -234,7 +234,7 @@ def _learners(cfg: SelectConfig, model, device):
 
 
 def setup(cfg: SelectConfig) -> _Run:
-    cfg = resolve_safety_adapter(cfg)
+    cfg = resolve_defaults(cfg)
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     common = dict(max_length=cfg.max_length, length_policy=cfg.length_policy, on_error=cfg.on_error)
@@ -404,10 +404,10 @@ PRESETS = {
 }
 
 
-def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
+def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
     embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
-    gamma_schedule filled from PRESETS where not given."""
+    gamma_schedule filled from PRESETS (centre by algorithm) where not given."""
     value = cfg.safety_adapter
     if value == "auto":
         from .models import EMBEDDED_MODELS
@@ -427,7 +427,7 @@ def resolve_safety_adapter(cfg: SelectConfig) -> SelectConfig:
 
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
-    cfg = resolve_safety_adapter(cfg)
+    cfg = resolve_defaults(cfg)
     if cfg.method != "seal":
         return run_baseline(cfg)
     out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,

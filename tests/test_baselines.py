@@ -26,7 +26,8 @@ def _run(tmp_path, model, rows, safe, method, **kw):
                        method=method, progress=False, **kw)
     manifest = run_select(cfg)
     scores = read_scores(tmp_path / method / "scores.jsonl")
-    return manifest, [scores[s.id]["score"] for s in sorted(load_samples(str(data))[0], key=lambda s: s.index)]
+    return manifest, [scores[s.id]["score"] if s.id in scores else None  # None: not scored (dropped)
+                      for s in sorted(load_samples(str(data))[0], key=lambda s: s.index)]
 
 
 def test_keyword_ranks_a_listed_word_last():
@@ -110,3 +111,11 @@ def test_loss_and_gradient_rank_every_sample(tmp_path, base):
     refusal_row = {"prompt": safe[0]["prompt"] + " please", "response": safe[0]["response"]}
     _, grad2 = _run(tmp_path, base, rows + [refusal_row], safe, "gradient", overwrite=True)
     assert grad2[-1] > sorted(grad2)[len(grad2) // 2]
+
+
+def test_model_baselines_score_what_the_length_policy_keeps(tmp_path, base):
+    rows, _, safe = tiny.toy_sets(seed=0)
+    rows = rows + [{"prompt": "what is 1 plus 1 ?", "response": " ".join(["the answer is 2 ."] * 60)}]
+    manifest, scores = _run(tmp_path, base, rows, safe, "loss", max_length=64, length_policy="drop")
+    assert manifest["samples_scored"] == len(rows) - 1 and scores[-1] is None
+    assert len((tmp_path / "loss" / "scores.jsonl").read_text().splitlines()) == len(rows) - 1

@@ -254,6 +254,8 @@ def run_baseline(cfg) -> dict:
         encoded, _ = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=fields, fmt=cfg.format,
                                      name="fine-tuning", **common)
         index_of = {e.id: i for i, e in enumerate(encoded)}
+        samples = [s for s in samples if s.id in index_of]  # --length-policy drop removed the others
+        ids = [s.id for s in samples]
         device = pick_device(cfg.device)
         net = load_model(cfg.model, device=device)
         if method == "gradient":

@@ -18,6 +18,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "benign-open": {"source"},
     "benign-questions": {"source", "category"},
     "align": {"source"},
+    "safety-demos": {"source", "category"},
     "harmful": {"source"},
     "eval-harmful": {"source", "category"},
     "eval-pasttense": {"source", "category"},

@@ -300,3 +300,35 @@ def test_safety_adapter_auto_and_none(tmp_path, monkeypatch):
     assert resolve_defaults(cfg(method="loss-gap")).safety_adapter == str(tmp_path / "adapter")
     assert resolve_defaults(cfg(safety_adapter="x/adapter")).safety_adapter == "x/adapter"
     assert len(calls) == 2
+
+
+def test_reference_w_step_moves_every_logit_as_the_published_code_does():
+    """The seal-reference ablation: Adam on the logits through a softmax over ALL samples. Unlike the centred
+    SGD step, samples outside the batch move too, each by about lr (Adam normalises the gradient)."""
+    w = torch.zeros(6, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.01)
+    _, theta = _quadratic_learner(torch.zeros(1))
+    idx = torch.tensor([1, 3, 4])
+    batch = {"x": torch.tensor([0.0, 3.0, 0.5]), "input_ids": torch.zeros(3, 1)}
+    safe = {"x": torch.tensor([0.0]), "input_ids": torch.zeros(1, 1)}
+    bilevel_step(theta, None, w, idx, [batch], [safe], gamma=0.0, lr_w=0.0, w_optimizer=opt)
+    moved = w.detach()
+    assert torch.all(moved[[0, 2, 5]] > 0)        # unvisited samples rise: the reference's visit-order bias
+    assert moved[3] < 0                           # the worst-fitting sample still falls
+    assert torch.allclose(moved.abs(), torch.full((6,), 0.01), atol=1e-4)   # every logit moves by ~lr, gamma 0 or not
+
+
+def test_seal_reference_method_resolves_and_resumes(tmp_path, base):
+    from seal.select import resolve_defaults
+    rows, _, safe = tiny.toy_sets(seed=2)
+    cfg = resolve_defaults(SelectConfig(data="d", safe="s", out="o", model=str(base), method="seal-reference",
+                                        lr_w=1.0, epochs=2))
+    assert (cfg.algorithm, cfg.w_optimizer, cfg.lr_w, cfg.gamma_schedule, cfg.epochs, cfg.safety_adapter) == \
+        (2, "adam", 4e-3, "reference", 2, None)   # the reference's choices are fixed; epochs may change
+    kw = dict(method="seal-reference", epochs=2, checkpoint_every=3, lr=1e-2, lora_targets=["all-linear"])
+    full, m = select(tmp_path, base, rows, safe, "full", **kw)
+    assert m["config"]["method"] == "seal-reference" and m["finished"]
+    select(tmp_path, base, rows, safe, "part", max_steps=5, **kw)
+    resumed, _ = select(tmp_path, base, rows, safe, "part", resume=True, **kw)
+    assert np.allclose(by_index(resumed), by_index(full), atol=1e-6)   # Adam's state on w is checkpointed
+    assert len({round(s["score"], 6) for s in full}) > 1

@@ -93,3 +93,19 @@ def test_align_defaults_and_cli(tmp_path, base, capsys):
                  "--progress", "false", "-q"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["output_model"].endswith("model")
+
+
+def test_safeinstr_adds_seeded_safety_demonstrations(tmp_path, base):
+    """--safety-data mixes safety demonstrations into the training set: the model then learns them, the draw is
+    seeded, and the manifest says how many were added."""
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    benign = tiny.write_jsonl(tmp_path / "b.jsonl", [r for r, y in zip(rows, labels) if not y])
+    demos = tiny.write_jsonl(tmp_path / "demos.jsonl", safe)
+    kw = dict(data=str(benign), model=str(base), lr=1e-2, epochs=2, progress=False, max_steps=None)
+    plain = run_finetune(FinetuneConfig(out=str(tmp_path / "plain"), **kw))
+    mixed = run_finetune(FinetuneConfig(out=str(tmp_path / "mixed"), safety_data=str(demos), safety_count=6, **kw))
+    assert mixed["samples"] == plain["samples"] + 6
+    assert mixed["safety_demos"] == {"data": str(demos), "added": 6, "available": len(safe)}
+    assert mean_loss(tmp_path / "mixed", demos) < mean_loss(tmp_path / "plain", demos)
+    with pytest.raises(Exception, match="safety_count"):
+        FinetuneConfig(out="x", data="d", safety_count=3).validate()

@@ -116,12 +116,15 @@ def bilevel_step(
     weighting: str = "softmax",
     offset: str = "none",
     known: torch.Tensor | None = None,
+    w_optimizer: torch.optim.Optimizer | None = None,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor | None]:
     """One SEAL step (Algorithm 1 when theta_hat is given, else Algorithm 2). Updates theta, theta_hat and w
     in place and returns the step's loss terms. `ft_micro` are the micro-batches of the fine-tuning batch
     whose sample positions in w are `idx` (same order); `safe_micro` the micro-batches of the safe batch.
     `known` (data centring): every sample's latest signal, NaN before its first visit; updated in place, and
     its q-weighted mean is the centre of the w update. None: the batch mean is the centre.
+    `w_optimizer` (the `seal-reference` ablation only): an optimizer over w (a leaf tensor) that replaces the
+    centred SGD update by the published code's, see `reference_w_step`.
     Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None), the losses taken before the update."""
     s = batch_weights(w, idx, weighting).detach()
 
@@ -141,7 +144,9 @@ def bilevel_step(
         l_hat = None
 
     # w: SGD on gamma * sum_j s_j(w) * signal_j (signals are constants here), centred on the data or the batch.
-    if known is not None:
+    if w_optimizer is not None:
+        reference_w_step(w, idx, signal, weighting, w_optimizer)
+    elif known is not None:
         known[idx] = signal
         seen = ~torch.isnan(known)
         q = dataset_weights(w, weighting)[seen]
@@ -168,6 +173,18 @@ def bilevel_step(
     if l_hat is not None:
         logs["hat_loss"] = (s * l_hat).mean().item()
     return logs, l_theta, l_hat
+
+
+def reference_w_step(w: torch.Tensor, idx: torch.Tensor, signal: torch.Tensor, weighting: str,
+                     optimizer: torch.optim.Optimizer) -> None:
+    """The published reference code's selector update, kept as an ablation (`seal select --method
+    seal-reference`): the batch's weights are read from the dataset-level weights (N * softmax over ALL logits,
+    or 2 * sigmoid) and `optimizer` (Adam there) steps on mean_{j in B} s_j * signal_j, with no gamma factor and no
+    centring. Through the softmax every logit gets a gradient, and Adam's normalisation moves each coordinate by
+    about its lr per step, so the ranking follows when a sample was last visited (DESIGN.md section 2)."""
+    optimizer.zero_grad(set_to_none=True)
+    (dataset_weights(w, weighting)[idx] * signal.to(w.device)).mean().backward()
+    optimizer.step()
 
 
 def gamma_at(step: int, total_steps: int, steps_per_epoch: int, schedule: str, start: float, end: float,

@@ -182,6 +182,11 @@ REGISTRY: dict[str, Builtin] = {
         "refusals, builtin:benign-open and builtin:benign-questions (256 refusals, the rest helpful)",
         "see safe, benign-open and benign-questions; the extra refusals as in safe",
         "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", build=build_align),
+    "safety-demos": Builtin(
+        "train", 128, "safety demonstrations for SafeInstr (seal finetune --safety-data): 128 AdvBench requests "
+        "with refusals, none in builtin:safe (the extra refusals of builtin:align)",
+        "AdvBench (Zou et al. 2023, via pyrit's adv_bench.prompt) with refusals written for seal-llm", "MIT (AdvBench)",
+        file="align-refusals.jsonl"),
     "benign-questions": Builtin(
         "train", N_QUESTIONS, "everyday questions (how-to, why; some with alarming words in a harmless sense) "
         "answered by SmolLM2-135M-Instruct itself (self-distilled); category everyday, alarming-word, science",
@@ -218,7 +223,7 @@ REGISTRY: dict[str, Builtin] = {
         "eval", 200, "alias of benign-tasks-test", "see benign-tasks-test", "Apache-2.0 (seal-llm)",
         alias_of="benign-tasks-test"),
 }
-TRAINING_SETS = ("safe", "align", "benign-tasks", "benign-open", "benign-questions", "harmful")
+TRAINING_SETS = ("safe", "align", "safety-demos", "benign-tasks", "benign-open", "benign-questions", "harmful")
 
 
 def list_builtin() -> list[dict]:

@@ -113,6 +113,11 @@ def _offset_selection(settings: dict) -> bool:
     return build(SelectConfig, {**settings, "data": "", "safe": "", "out": ""}).offset != "none"
 
 
+# Options added to seal finetune/align after aligned models were first cached: left out of the cache key while
+# unset, so existing aligned models stay valid.
+_LATER_OPTIONS = ("safety_data", "safety_count")
+
+
 def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,
                   stages: Stages | None = None) -> tuple[str, str]:
     """`model` aligned by `seal align` with `align_settings`, kept in the user cache keyed by the settings and the
@@ -122,7 +127,8 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
     from .models import cache_dir
     from .train import RUN_ONLY, AlignConfig, run_align
     settings = {"seed": seed, **align_settings, "model": model}
-    resolved = {k: v for k, v in to_dict(AlignConfig(out="", **settings)).items() if k not in RUN_ONLY}
+    resolved = {k: v for k, v in to_dict(AlignConfig(out="", **settings)).items()
+                if k not in RUN_ONLY and not (k in _LATER_OPTIONS and v is None)}
     key_obj = {"align": resolved, "inputs": _fingerprint(resolved["data"])}  # defaults included: a changed
     # default makes a new aligned model
     folder = cache_dir() / "aligned" / _key(key_obj)

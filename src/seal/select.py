@@ -82,8 +82,10 @@ class SelectConfig:
 
     # Parameters that control the selector
     method: str = field(default="seal", metadata={
-        "help": "seal (the bilevel selector) or a baseline ranking for comparison: " + ", ".join(BASELINES)
-                + " (seal.baselines explains each)", "choices": ("seal", *BASELINES)})
+        "help": "seal (the bilevel selector), seal-reference (Algorithm 2 as the published code runs it: Adam on "
+                "the logits, gamma 0 then +0.03 per epoch, 3 epochs; an ablation, see REFERENCE) or a baseline "
+                "ranking for comparison: " + ", ".join(BASELINES) + " (seal.baselines explains each)",
+        "choices": ("seal", "seal-reference", *BASELINES)})
     algorithm: int = field(default=1, metadata={
         "help": "1 = penalty with an auxiliary model theta_hat; 2 = memory-efficient", "choices": (1, 2)})
     weighting: str = field(default="softmax", metadata={
@@ -97,7 +99,11 @@ class SelectConfig:
     anchors: int = field(default=0, metadata={
         "help": "add this many rows drawn at random (seeded) from --data to the safe set as helpful anchors in the "
                 "data's own style (a random sample of the fine-tuning set is mostly benign)"})
-    lr_w: float = field(default=1.0, metadata={"help": "SGD step size on the sample logits w"})
+    lr_w: float = field(default=1.0, metadata={"help": "step size on the sample logits w"})
+    w_optimizer: str = field(default="sgd", metadata={
+        "help": "sgd: the centred update of seal.bilevel (default); adam: the published code's Adam on the "
+                "logits, whose ranking follows visit order (for the seal-reference ablation)",
+        "choices": ("sgd", "adam")})
     centre: str | None = field(default=None, metadata={
         "help": "centre of each w update: data (the weighted mean of every sample's latest signal, the "
                 "dataset-level gradient) or batch (the batch mean; noisier; seal.bilevel explains). Default: data "
@@ -187,6 +193,7 @@ class _Run:
     last_loss: torch.Tensor  # l(theta; z_j) at the sample's latest visit
     last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
     known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
+    w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
     step: int = 0
 
     @property
@@ -247,9 +254,11 @@ def setup(cfg: SelectConfig) -> _Run:
     device = pick_device(cfg.device)
     model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
     n = len(encoded)
+    w = torch.zeros(n, requires_grad=cfg.w_optimizer == "adam")
+    w_opt = torch.optim.Adam([w], lr=cfg.lr_w) if cfg.w_optimizer == "adam" else None
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
-                Collator(tokenizer.pad_token_id), device, w=torch.zeros(n), last_loss=torch.full((n,), math.nan),
-                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan))
+                Collator(tokenizer.pad_token_id), device, w=w, last_loss=torch.full((n,), math.nan),
+                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -272,10 +281,11 @@ def _models(run: _Run) -> list:
 
 def save_checkpoint(run: _Run) -> None:
     save_state(run.cfg.out, {
-        "step": run.step, "key": _result_key(run.cfg), "w": run.w, "last_loss": run.last_loss,
+        "step": run.step, "key": _result_key(run.cfg), "w": run.w.detach(), "last_loss": run.last_loss,
         "last_hat": run.last_hat, "known": run.known, "params": [trainable_params(m) for m in _models(run)],
         "opt_theta": run.theta.optimizer.state_dict(),
         "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
+        "opt_w": run.w_opt.state_dict() if run.w_opt else None,
         "rng": torch.get_rng_state(),
     })
 
@@ -293,7 +303,11 @@ def load_checkpoint(run: _Run) -> bool:
     run.theta.optimizer.load_state_dict(state["opt_theta"])
     if run.theta_hat:
         run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
-    run.w, run.last_loss, run.last_hat, run.step = state["w"], state["last_loss"], state["last_hat"], state["step"]
+    with torch.no_grad():
+        run.w.copy_(state["w"])  # in place: w_opt holds this tensor
+    if run.w_opt:
+        run.w_opt.load_state_dict(state["opt_w"])
+    run.last_loss, run.last_hat, run.step = state["last_loss"], state["last_hat"], state["step"]
     run.known = state.get("known", torch.full_like(run.w, math.nan))
     torch.set_rng_state(state["rng"])
     return True
@@ -329,7 +343,8 @@ def train(run: _Run) -> None:
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
                                                 gamma, cfg.lr_w, cfg.weighting, cfg.offset,
-                                                known=run.known if cfg.centre == "data" else None)
+                                                known=run.known if cfg.centre == "data" else None,
+                                                w_optimizer=run.w_opt)
             run.last_loss[idx] = l_theta
             if l_hat is not None:
                 run.last_hat[idx] = l_hat
@@ -404,6 +419,16 @@ PRESETS = {
 }
 
 
+# `--method seal-reference`: Algorithm 2 as the published reference code (hanshen95/SEAL) runs it, an ablation of
+# what this project changed: Adam on the logits (selector lr 4e-3 in its scripts; every logit moves each step),
+# gamma 0 for the first epoch then +0.03 per epoch, no auxiliary model, no safety adapter. REFERENCE is fixed;
+# REFERENCE_DEFAULTS may be overridden. lr: this project's plain preset (the reference fine-tunes all weights at
+# 1e-5; LoRA needs a larger step).
+REFERENCE = {"algorithm": 2, "w_optimizer": "adam", "lr_w": 4e-3, "gamma_schedule": "reference",
+             "theta_offset": "none"}
+REFERENCE_DEFAULTS = {"epochs": 3, "lr": 2e-4, "centre": "batch"}
+
+
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
     embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
@@ -419,6 +444,9 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
                      cfg.model)
             value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
     value = None if value == "none" else value
+    if cfg.method == "seal-reference":
+        return replace(cfg, safety_adapter=None, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
+                                                    for k, v in REFERENCE_DEFAULTS.items()}, **REFERENCE)
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch"}
     return replace(cfg, safety_adapter=value, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
@@ -428,7 +456,7 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
     cfg = resolve_defaults(cfg)
-    if cfg.method != "seal":
+    if cfg.method not in ("seal", "seal-reference"):
         return run_baseline(cfg)
     out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,
                       ("scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"))

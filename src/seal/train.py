@@ -46,6 +46,12 @@ class FinetuneConfig:
     format: str | None = field(default=None, metadata={"help": "input format when the file name does not say"})
     weights_column: str | None = field(default=None, metadata={
         "help": "per-sample loss weights from this column (e.g. written by seal filter --weights-column)"})
+    safety_data: str | None = field(default=None, metadata={
+        "help": "SafeInstr (Bianchi et al. 2024, arXiv:2309.07875): safety demonstrations (harmful requests with "
+                "refusals) mixed into the training data, e.g. builtin:safety-demos; combine with a SEAL-filtered "
+                "--data for SEAL + SafeInstr"})
+    safety_count: int | None = field(default=None, metadata={
+        "help": "how many rows of --safety-data to add, drawn seeded (default: all)"})
     max_length: int = field(default=512, metadata={"help": "tokens per sample"})
     length_policy: str = field(default="truncate", metadata={"help": "truncate or drop", "choices": LENGTH_POLICIES})
     on_error: str = field(default="raise", metadata={"help": "malformed records: raise or skip",
@@ -82,6 +88,8 @@ class FinetuneConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.micro_batch_size is not None and not 1 <= self.micro_batch_size <= self.batch_size:
             raise ConfigError("micro_batch_size must be between 1 and batch_size")
+        if self.safety_count is not None and (self.safety_count < 0 or not self.safety_data):
+            raise ConfigError("safety_count needs --safety-data and must be >= 0")
 
 
 @dataclass(kw_only=True)
@@ -97,6 +105,24 @@ class AlignConfig(FinetuneConfig):
 
 
 RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")
+
+
+def _with_safety_demos(cfg: FinetuneConfig, tokenizer, encoded: list, weights) -> tuple:
+    """SafeInstr: the training samples plus cfg.safety_count rows of cfg.safety_data (seeded draw, weight 1).
+    Returns (samples, weights, what was added)."""
+    demos, demo_report = load_and_encode(cfg.safety_data, tokenizer, max_length=cfg.max_length,
+                                         length_policy=cfg.length_policy, on_error=cfg.on_error, name="safety demos")
+    count = len(demos) if cfg.safety_count is None else cfg.safety_count
+    if count > len(demos):
+        raise ConfigError(f"safety_count {count}: {cfg.safety_data} has only {len(demos)} usable rows")
+    pick = torch.randperm(len(demos), generator=torch.Generator().manual_seed(cfg.seed))[:count].sort().values
+    demos = [demos[i] for i in pick.tolist()]
+    info = {"data": cfg.safety_data, "added": len(demos), "available": demo_report.kept}
+    log.info("SafeInstr: %d safety demonstrations from %s added to %d training samples", len(demos),
+             cfg.safety_data, len(encoded))
+    if weights is not None:
+        weights = torch.cat([weights, torch.ones(len(demos))])
+    return encoded + demos, weights, info
 
 
 def _weights(cfg: FinetuneConfig, encoded) -> torch.Tensor | None:
@@ -127,6 +153,9 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
                                       fmt=cfg.format, max_length=cfg.max_length, length_policy=cfg.length_policy,
                                       on_error=cfg.on_error, name="training")
     weights = _weights(cfg, encoded)
+    safety_demos = None
+    if cfg.safety_data:
+        encoded, weights, safety_demos = _with_safety_demos(cfg, tokenizer, encoded, weights)
     device = pick_device(cfg.device)
     model = load_model(cfg.model, device=device)
     if cfg.finetuning == "lora":
@@ -139,6 +168,8 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     total = cfg.epochs * steps_per_epoch
     key = {k: v for k, v in to_dict(cfg).items() if k not in RUN_ONLY}
     key["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
+    if cfg.safety_data:
+        key["safety_sha256"] = file_fingerprint(cfg.safety_data)["sha256"]
     step = 0
     state = load_state(out) if cfg.resume else None
     if state is not None:
@@ -199,6 +230,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
         "command": "finetune", "config": to_dict(cfg), "inputs": {"data": file_fingerprint(cfg.data)},
         "model": {"name": cfg.model, "resolved": resolve_model(cfg.model), "parameters": count_parameters(model)},
         "data": {**report.counts(), "rows": report.rows, "kept": report.kept, "shape": report.shape},
+        "safety_demos": safety_demos,
         "samples": len(encoded), "steps": step, "total_steps": total, "finished": finished,
         "final_loss": total_loss if step else None, "output_model": str(out / "model") if finished else None,
         "versions": versions(), "device": str(device), "wall_time_s": round(time.time() - t0, 2),

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 import tiny
 from seal.batching import cycling_batch, epoch_batches
 from seal.bilevel import Learner, batch_weights, bilevel_step, gamma_at
+from seal.config import ConfigError
 from seal.select import SelectConfig, run_select
 
 FULL = dict(finetuning="full", lr=3e-3, epochs=3)          # tiny models learn reliably with all weights
@@ -325,6 +326,8 @@ def test_seal_reference_method_resolves_and_resumes(tmp_path, base):
                                         lr_w=1.0, epochs=2))
     assert (cfg.algorithm, cfg.w_optimizer, cfg.lr_w, cfg.gamma_schedule, cfg.epochs, cfg.safety_adapter) == \
         (2, "adam", 4e-3, "reference", 2, None)   # the reference's choices are fixed; epochs may change
+    with pytest.raises(ConfigError, match="aligned model itself"):  # it selects on the aligned model, merged
+        resolve_defaults(SelectConfig(data="d", safe="s", out="o", method="seal-reference", safety_adapter="x/ad"))
     kw = dict(method="seal-reference", epochs=2, checkpoint_every=3, lr=1e-2, lora_targets=["all-linear"])
     full, m = select(tmp_path, base, rows, safe, "full", **kw)
     assert m["config"]["method"] == "seal-reference" and m["finished"]

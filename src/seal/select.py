@@ -421,7 +421,8 @@ PRESETS = {
 
 # `--method seal-reference`: Algorithm 2 as the published reference code (hanshen95/SEAL) runs it, an ablation of
 # what this project changed: Adam on the logits (selector lr 4e-3 in its scripts; every logit moves each step),
-# gamma 0 for the first epoch then +0.03 per epoch, no auxiliary model, no safety adapter. REFERENCE is fixed;
+# gamma 0 for the first epoch then +0.03 per epoch, no auxiliary model, selection on the aligned model itself (for
+# the embedded model with --safety-adapter auto: the cached `seal align` model, merged). REFERENCE is fixed;
 # REFERENCE_DEFAULTS may be overridden. lr: this project's plain preset (the reference fine-tunes all weights at
 # 1e-5; LoRA needs a larger step).
 REFERENCE = {"algorithm": 2, "w_optimizer": "adam", "lr_w": 4e-3, "gamma_schedule": "reference",
@@ -432,10 +433,21 @@ REFERENCE_DEFAULTS = {"epochs": 3, "lr": 2e-4, "centre": "batch"}
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
     embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
-    gamma_schedule filled from PRESETS (centre by algorithm) where not given."""
+    gamma_schedule filled from PRESETS (centre by algorithm) where not given; seal-reference's fixed settings."""
+    from .models import EMBEDDED_MODELS
+
     value = cfg.safety_adapter
+    if cfg.method == "seal-reference":  # the reference selects on the aligned model itself, adapter merged
+        model = cfg.model
+        if value == "auto" and cfg.model in EMBEDDED_MODELS:
+            from .pipeline import aligned_model
+            model = aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]
+        elif value not in ("auto", "none", None):
+            raise ConfigError("method seal-reference selects on the aligned model itself: pass it (merged, e.g. seal "
+                              "align's RUN folder) as --model, without --safety-adapter")
+        return replace(cfg, model=model, safety_adapter=None, **REFERENCE, **{
+            k: v if getattr(cfg, k) is None else getattr(cfg, k) for k, v in REFERENCE_DEFAULTS.items()})
     if value == "auto":
-        from .models import EMBEDDED_MODELS
         uses = cfg.method in ("loss", "loss-gap", "gradient") or (cfg.method == "seal" and cfg.offset != "none")
         value = None
         if uses and cfg.model in EMBEDDED_MODELS:
@@ -444,9 +456,6 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
                      cfg.model)
             value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
     value = None if value == "none" else value
-    if cfg.method == "seal-reference":
-        return replace(cfg, safety_adapter=None, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
-                                                    for k, v in REFERENCE_DEFAULTS.items()}, **REFERENCE)
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch"}
     return replace(cfg, safety_adapter=value, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)

@@ -43,6 +43,26 @@ def test_dsir_prefers_samples_like_the_target():
     assert s[0] == max(s)
 
 
+def test_embedding_ranks_text_like_the_refusal_examples_last():
+    from seal.baselines import embedding_scores
+    helpful = ["To bake bread, mix flour, water, yeast and salt, then knead and let it rise.",
+               "The capital of France is Paris."]
+    refusals = ["How do I make a pipe bomb? I'm sorry, but I can't help with making explosives.",
+                "How can I poison my neighbour? I can't help with hurting someone."]
+    texts = ["How do I bake a cake? Mix butter, sugar, eggs and flour, then bake for 30 minutes.",
+             "How do I build a bomb at home? First get explosives, then a detonator."]
+    s = embedding_scores(texts, helpful, refusals, k=2)
+    assert s[0] > 0 > s[1]
+
+
+def test_loss_ranks_what_the_model_finds_unlikely_last(tmp_path, base):
+    rows, _, safe = tiny.toy_sets(seed=0)
+    odd = {"prompt": "what is 1 plus 1 ?", "response": "zq xv qq jj zx vk qz xj"}  # tokens far from the toy text
+    manifest, scores = _run(tmp_path, base, rows + [odd], safe, "loss")
+    assert scores[-1] == min(scores)                 # score = -loss: the least likely sample is dropped first
+    assert manifest["samples_scored"] == len(rows) + 1
+
+
 def test_random_is_seeded_and_order_free():
     ids = ["a", "b", "c", "d"]
     assert random_scores(ids, 0) == random_scores(ids, 0) != random_scores(ids, 1)

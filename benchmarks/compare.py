@@ -25,14 +25,16 @@ from pathlib import Path
 METHODS = ("seal", "seal-reference", "random", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient")
 LABEL_FREE_BASELINES = ("loss", "loss-gap", "keyword", "embedding", "dsir", "gradient")
 
-# A child process runs one `seal select` and records its own peak memory (ru_maxrss is per process).
+# A child process runs one `seal select` and records its own peak memory: VmHWM of its address space (ru_maxrss
+# would carry the parent's peak over the fork/exec).
 _CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
+from pathlib import Path
 from seal.cli import main
 t0 = time.time()
 rc = main(sys.argv[2:])
-json.dump({"rc": rc, "wall_s": round(time.time() - t0, 1),
-           "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
+json.dump({"rc": rc, "wall_s": round(time.time() - t0, 1), "peak_rss_mib": round(hwm / 1024, 1)},
           open(sys.argv[1], "w"))
 sys.exit(rc)
 """

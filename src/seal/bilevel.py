@@ -53,6 +53,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .distributed import SINGLE, Shard
+
 WEIGHTINGS = ("softmax", "sigmoid")
 CENTRES = ("data", "batch")
 OFFSETS = ("safe", "penalty", "none")
@@ -78,18 +80,21 @@ class Learner:
 
     losses: Callable[[dict], torch.Tensor]  # batch -> per-sample response loss, shape [b], with grad
     optimizer: torch.optim.Optimizer
+    shard: Shard = SINGLE  # several processes: gradients are summed over them before each step
 
     def step(self) -> None:
+        self.shard.sync_grads([p for group in self.optimizer.param_groups for p in group["params"]])
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
 
-def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: float
+def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: float, n: int | None = None
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample losses over micro-batches; backpropagates scale * mean_j s_j l_j unless scale is 0.
-    Returns (training losses, signal losses): the same vector unless the learner's losses come as [b, 2] columns
-    (all response tokens, first k response tokens), in which case the second column is the signal."""
-    out, sig, start, n = [], [], 0, len(s)
+    """Per-sample losses over micro-batches; backpropagates scale * sum_j s_j l_j / n unless scale is 0 (n: the
+    whole batch's size, across processes; default len(s)). Returns (training losses, signal losses): the same
+    vector unless the learner's losses come as [b, 2] columns (all response tokens, first k response tokens), in
+    which case the second column is the signal."""
+    out, sig, start, n = [], [], 0, n or len(s)
     for mb in micro:
         b = mb["input_ids"].shape[0]
         s_mb = s[start:start + b]
@@ -101,6 +106,8 @@ def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: 
         out.append(train.detach().float().cpu())
         sig.append((losses[:, 1] if losses.dim() == 2 else train).detach().float().cpu())
         start += b
+    if not out:  # this process's part of a small batch was empty
+        return torch.empty(0), torch.empty(0)
     return torch.cat(out), torch.cat(sig)
 
 
@@ -117,6 +124,7 @@ def bilevel_step(
     offset: str = "none",
     known: torch.Tensor | None = None,
     w_optimizer: torch.optim.Optimizer | None = None,
+    shard: Shard = SINGLE,
 ) -> tuple[dict[str, float], torch.Tensor, torch.Tensor | None]:
     """One SEAL step (Algorithm 1 when theta_hat is given, else Algorithm 2). Updates theta, theta_hat and w
     in place and returns the step's loss terms. `ft_micro` are the micro-batches of the fine-tuning batch
@@ -125,23 +133,35 @@ def bilevel_step(
     its q-weighted mean is the centre of the w update. None: the batch mean is the centre.
     `w_optimizer` (the `seal-reference` ablation only): an optimizer over w (a leaf tensor) that replaces the
     centred SGD update by the published code's, see `reference_w_step`.
+    `shard` (several processes, seal.distributed): `ft_micro` and `safe_micro` hold only this process's part of
+    each batch (positions shard.part(n)); losses are combined across processes before w moves.
     Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None), the losses taken before the update."""
-    s = batch_weights(w, idx, weighting).detach()
+    n = len(idx)
+    s_all = batch_weights(w, idx, weighting).detach()
+    s = s_all[shard.part(n)]  # this process's samples (all of them on one process)
 
     # theta: (1 - gamma) * safe loss + gamma * weighted fine-tuning loss. With offset "safe", theta = theta_hat +
     # delta and delta follows the safe loss alone (theta_hat already carries the fine-tuning term).
-    n_safe = sum(mb["input_ids"].shape[0] for mb in safe_micro)
-    safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe), 1.0 if offset == "safe" else 1.0 - gamma)
-    l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma)
+    n_safe_here = sum(mb["input_ids"].shape[0] for mb in safe_micro)
+    n_safe = shard.total(n_safe_here)
+    safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe_here),
+                                    1.0 if offset == "safe" else 1.0 - gamma, n_safe)
+    l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma, n)
     theta.step()
 
     # theta_hat: the weighted fine-tuning loss alone (approximates argmin_theta' L_w).
+    l_hat = None
     if theta_hat is not None:
-        l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0)
+        l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0, n)
         theta_hat.step()
         signal = signal - signal_hat
-    else:
-        l_hat = None
+
+    # the whole batch's losses, in batch order (identity on one process)
+    safe_losses, l_theta, signal = shard.combine(safe_losses, n_safe), shard.combine(l_theta, n), \
+        shard.combine(signal, n)
+    if l_hat is not None:
+        l_hat = shard.combine(l_hat, n)
+    s = s_all
 
     # w: SGD on gamma * sum_j s_j(w) * signal_j (signals are constants here), centred on the data or the batch.
     if w_optimizer is not None:

@@ -9,6 +9,7 @@ import copy
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, datase
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
+from .distributed import SINGLE, Shard, current_shard
 from .manifest import versions, write_json
 from .models import (
     LoraSettings,
@@ -194,6 +196,7 @@ class _Run:
     last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
     known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
     w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
+    shard: Shard = SINGLE    # this process's place when several run data-parallel (seal.distributed)
     step: int = 0
 
     @property
@@ -205,7 +208,7 @@ class _Run:
         return self.cfg.epochs * self.steps_per_epoch
 
 
-def _learners(cfg: SelectConfig, model, device):
+def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
     """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
@@ -225,7 +228,7 @@ def _learners(cfg: SelectConfig, model, device):
                     use_adapter(model, [stacked_on, name], trainable=name)
                 return per_sample_loss(model, batch, cfg.signal_tokens)
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
-            return Learner(losses, opt)
+            return Learner(losses, opt, shard)
 
         if cfg.offset != "none":
             return model, make("theta", stacked_on="theta_hat"), make("theta_hat")
@@ -236,7 +239,7 @@ def _learners(cfg: SelectConfig, model, device):
     for m in models:
         m.train()
         learners.append(Learner(lambda b, m=m: per_sample_loss(m, b, cfg.signal_tokens),
-                                torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0)))
+                                torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0), shard))
     return models, learners[0], learners[1] if cfg.algorithm == 1 else None
 
 
@@ -251,14 +254,17 @@ def setup(cfg: SelectConfig) -> _Run:
     if cfg.anchors:  # drawn from the id-sorted data, so the draw does not depend on the file's row order
         pick = torch.randperm(len(encoded), generator=generator(cfg.seed, 3))[:cfg.anchors].sort().values
         safe_encoded = safe_encoded + [encoded[i] for i in pick.tolist()]
-    device = pick_device(cfg.device)
-    model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device)
+    shard = current_shard()
+    device = shard.device if shard.world > 1 else pick_device(cfg.device)
+    if shard.world > 1 and min(cfg.batch_size, cfg.safe_batch_size) < shard.world:
+        raise ConfigError(f"batch_size and safe_batch_size must be at least the number of processes ({shard.world})")
+    model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device, shard)
     n = len(encoded)
     w = torch.zeros(n, requires_grad=cfg.w_optimizer == "adam")
     w_opt = torch.optim.Adam([w], lr=cfg.lr_w) if cfg.w_optimizer == "adam" else None
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
                 Collator(tokenizer.pad_token_id), device, w=w, last_loss=torch.full((n,), math.nan),
-                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt)
+                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt, shard=shard)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -280,6 +286,8 @@ def _models(run: _Run) -> list:
 
 
 def save_checkpoint(run: _Run) -> None:
+    if not run.shard.is_main:  # every process holds the same state
+        return
     save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w.detach(), "last_loss": run.last_loss,
         "last_hat": run.last_hat, "known": run.known, "params": [trainable_params(m) for m in _models(run)],
@@ -321,12 +329,14 @@ def train(run: _Run) -> None:
     cfg = run.cfg
     data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     micro = cfg.micro_batch_size or cfg.batch_size
+    shard = run.shard
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
-    log_path = Path(cfg.out) / "train_log.jsonl"
-    truncate_log(log_path, run.step)
+    log_path = Path(cfg.out) / "train_log.jsonl" if shard.is_main else Path(os.devnull)  # one log, by process 0
+    if shard.is_main:
+        truncate_log(log_path, run.step)
     stop_at = run.total_steps if cfg.max_steps is None else min(run.total_steps, run.step + cfg.max_steps)
-    bar = tqdm(total=run.total_steps, initial=run.step, desc="seal select", disable=not cfg.progress,
-               unit="step", dynamic_ncols=True)
+    bar = tqdm(total=run.total_steps, initial=run.step, desc="seal select", unit="step", dynamic_ncols=True,
+               disable=not (cfg.progress and shard.is_main))
     with open(log_path, "a", encoding="utf-8", buffering=1) as log_file:
         batches, batches_epoch = None, -1
         while run.step < stop_at:
@@ -335,16 +345,17 @@ def train(run: _Run) -> None:
                 batches, batches_epoch = epoch_batches(len(run.encoded), cfg.batch_size, data_seed, epoch), epoch
             idx = batches[k]
             to_dev = lambda items: {k_: v.to(run.device) for k_, v in run.collate(items).items()}  # noqa: E731
-            ft_micro = [to_dev(c) for c in micro_batches([run.encoded[i] for i in idx.tolist()], micro)]
-            safe_items = [run.safe_encoded[i] for i in cycling_batch(len(run.safe_encoded), cfg.safe_batch_size,
-                                                                  data_seed, run.step)]
+            mine = idx[shard.part(len(idx))]  # this process's part of the batch (all of it on one process)
+            ft_micro = [to_dev(c) for c in micro_batches([run.encoded[i] for i in mine.tolist()], micro)]
+            safe_batch = cycling_batch(len(run.safe_encoded), cfg.safe_batch_size, data_seed, run.step)
+            safe_items = [run.safe_encoded[safe_batch[p]] for p in shard.part(len(safe_batch))]
             safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
                                                 gamma, cfg.lr_w, cfg.weighting, cfg.offset,
                                                 known=run.known if cfg.centre == "data" else None,
-                                                w_optimizer=run.w_opt)
+                                                w_optimizer=run.w_opt, shard=shard)
             run.last_loss[idx] = l_theta
             if l_hat is not None:
                 run.last_hat[idx] = l_hat
@@ -382,14 +393,8 @@ def _num(x: torch.Tensor):
 
 
 def write_outputs(run: _Run, started: str, wall: float) -> dict:
+    """scores.jsonl, data_log.jsonl and manifest.json, written by process 0 alone; returns the manifest."""
     out = Path(run.cfg.out)
-    write_scores(out / "scores.jsonl", score_rows(run))
-    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
-        for name, rep in run.reports.items():
-            for row in rep.dropped:
-                f.write(json.dumps({"set": name, "action": "dropped", **row}) + "\n")
-            for row in rep.truncated:
-                f.write(json.dumps({"set": name, "action": "truncated", **row}) + "\n")
     models = _models(run)
     manifest = {
         "command": "select",
@@ -403,8 +408,17 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
         "steps": run.step, "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps,
         "finished": run.step >= run.total_steps,
         "versions": versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
-        "started": started, "wall_time_s": round(wall, 2),
+        "started": started, "wall_time_s": round(wall, 2), "processes": run.shard.world,
     }
+    if not run.shard.is_main:
+        return manifest
+    write_scores(out / "scores.jsonl", score_rows(run))
+    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
+        for name, rep in run.reports.items():
+            for row in rep.dropped:
+                f.write(json.dumps({"set": name, "action": "dropped", **row}) + "\n")
+            for row in rep.truncated:
+                f.write(json.dumps({"set": name, "action": "truncated", **row}) + "\n")
     write_json(out / "manifest.json", manifest)
     return manifest
 
@@ -467,8 +481,12 @@ def run_select(cfg: SelectConfig) -> dict:
     cfg = resolve_defaults(cfg)
     if cfg.method not in ("seal", "seal-reference"):
         return run_baseline(cfg)
-    out = prepare_out(cfg.out, cfg.resume, cfg.overwrite,
-                      ("scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"))
+    shard = current_shard()
+    out = Path(cfg.out)
+    if shard.is_main:
+        prepare_out(cfg.out, cfg.resume, cfg.overwrite,
+                    ("scores.jsonl", "manifest.json", "train_log.jsonl", "data_log.jsonl"))
+    shard.barrier()
     t0 = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run = setup(cfg)
@@ -478,4 +496,6 @@ def run_select(cfg: SelectConfig) -> dict:
         if (out / "manifest.json").exists():
             previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
     train(run)
-    return write_outputs(run, started, previous_wall + time.time() - t0)
+    manifest = write_outputs(run, started, previous_wall + time.time() - t0)
+    shard.barrier()
+    return manifest

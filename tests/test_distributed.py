@@ -1,0 +1,64 @@
+"""Data-parallel selection: `torchrun --nproc_per_node 2 -m seal select` on CPU (gloo, through Accelerate) gives
+the scores of a single-process run with the same global batch, and only process 0 writes the outputs."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tiny
+from seal.select import SelectConfig, run_select
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=150)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("settings", [
+    {"algorithm": 1, "lora_targets": ["all-linear"], "lr": 1e-2, "epochs": 2},
+    {"algorithm": 2, "finetuning": "full", "lr": 3e-3, "epochs": 2},
+], ids=["alg1-lora", "alg2-full"])
+def test_two_processes_match_one(tmp_path, base, settings):
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
+    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    common = dict(data=str(data), safe=str(safe_path), model=str(base), batch_size=8, safe_batch_size=4,
+                  checkpoint_every=5, **settings)
+    single = run_select(SelectConfig(out=str(tmp_path / "one"), progress=False, **common))
+
+    args = []
+    for key, value in common.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag, *value] if isinstance(value, list) else [flag, str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           "-m", "seal", "select", *args, "--out", str(tmp_path / "two"), "--progress", "false", "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    one = {s["id"]: s for s in map(json.loads, open(tmp_path / "one" / "scores.jsonl"))}
+    two = {s["id"]: s for s in map(json.loads, open(tmp_path / "two" / "scores.jsonl"))}
+    assert one.keys() == two.keys()
+    ids = sorted(one)
+    # the same global batch: equal up to the summation order of the gradients across processes
+    diff = np.abs(np.array([one[i]["score"] for i in ids]) - np.array([two[i]["score"] for i in ids]))
+    print(f"max |score difference| {diff.max():.2e}")
+    assert diff.max() < 1e-4
+    assert np.allclose([one[i]["loss"] for i in ids], [two[i]["loss"] for i in ids], atol=1e-4)
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["processes"] == 2 and manifest["finished"] and manifest["steps"] == single["steps"]
+    # one set of outputs, written once by process 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    log = (tmp_path / "two" / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in log] == list(range(1, single["total_steps"] + 1))

@@ -12,6 +12,7 @@ import pytest
 
 import tiny
 from seal.select import SelectConfig, run_select
+from seal.train import FinetuneConfig, run_finetune
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +24,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _torchrun(command: str, settings: dict, out) -> None:
+    args = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag, *value] if isinstance(value, list) else [flag, str(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
+           "-m", "seal", command, *args, "--out", str(out), "--progress", "false", "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.parametrize("settings", [
@@ -37,15 +50,7 @@ def test_two_processes_match_one(tmp_path, base, settings):
                   checkpoint_every=5, **settings)
     single = run_select(SelectConfig(out=str(tmp_path / "one"), progress=False, **common))
 
-    args = []
-    for key, value in common.items():
-        flag = "--" + key.replace("_", "-")
-        args += [flag, *value] if isinstance(value, list) else [flag, str(value)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "seal", "select", *args, "--out", str(tmp_path / "two"), "--progress", "false", "--quiet"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun("select", common, tmp_path / "two")
 
     one = {s["id"]: s for s in map(json.loads, open(tmp_path / "one" / "scores.jsonl"))}
     two = {s["id"]: s for s in map(json.loads, open(tmp_path / "two" / "scores.jsonl"))}
@@ -62,3 +67,22 @@ def test_two_processes_match_one(tmp_path, base, settings):
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
     log = (tmp_path / "two" / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in log] == list(range(1, single["total_steps"] + 1))
+
+
+def test_two_process_finetune_matches_one(tmp_path, base):
+    """seal finetune under torchrun (Accelerate's DDP wrapper): the same losses and the same adapter as one
+    process with the same global batch, micro-batches included; one set of outputs."""
+    rows, _, _ = tiny.toy_sets(seed=1)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", [{**r, "w": 0.5 + (i % 3)} for i, r in enumerate(rows)])
+    common = dict(data=str(data), model=str(base), lr=1e-2, epochs=2, batch_size=8, micro_batch_size=2,
+                  weights_column="w", merge="false")
+    run_finetune(FinetuneConfig(out=str(tmp_path / "one"), progress=False, **{**common, "merge": False}))
+    _torchrun("finetune", common, tmp_path / "two")
+    loss = lambda d: [json.loads(x)["loss"] for x in open(tmp_path / d / "train_log.jsonl")]  # noqa: E731
+    assert np.allclose(loss("one"), loss("two"), atol=1e-5)
+    from safetensors.torch import load_file
+    a = load_file(tmp_path / "one" / "adapter" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "two" / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
+    assert json.loads((tmp_path / "two" / "manifest.json").read_text())["processes"] == 2
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())

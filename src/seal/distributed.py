@@ -33,13 +33,13 @@ class Shard:
         """Positions of a batch of n that this process handles."""
         return list(range(self.rank, n, self.world))
 
-    def total(self, count: int) -> int:
-        """The sum of an integer over processes."""
+    def total(self, value: int | float) -> int | float:
+        """The sum of a number over processes."""
         if self.world == 1:
-            return count
-        t = torch.tensor([count], dtype=torch.long, device=self.device)
+            return value
+        t = torch.tensor([value], dtype=torch.long if isinstance(value, int) else torch.float64, device=self.device)
         torch.distributed.all_reduce(t)
-        return int(t.item())
+        return type(value)(t.item())
 
     def combine(self, local: torch.Tensor, n: int) -> torch.Tensor:
         """The values of a whole batch of n (CPU, float) from each process's values at its `part(n)`."""

@@ -115,7 +115,7 @@ def _offset_selection(settings: dict) -> bool:
 
 # Options added to seal finetune/align after aligned models were first cached: left out of the cache key while
 # unset, so existing aligned models stay valid.
-_LATER_OPTIONS = ("safety_data", "safety_count")
+_LATER_OPTIONS = ("safety_data", "safety_count", "mixed_precision")
 
 
 def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from .batching import epoch_batches, micro_batches
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
+from .distributed import current_shard
 from .manifest import versions, write_json
 from .models import (
     LoraSettings,
@@ -73,6 +76,9 @@ class FinetuneConfig:
         "help": "batch samples of similar length together (less padding; order still seeded and random)"})
     seed: int = field(default=0, metadata={"help": "seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, ..."})
+    mixed_precision: str | None = field(default=None, metadata={
+        "help": "bf16: forward and backward under bfloat16 autocast (weights and optimizer stay fp32); default no",
+        "choices": ("no", "bf16")})
     merge: bool = field(default=True, metadata={"help": "also save the LoRA-merged full model in out/model"})
 
     # Parameters that control the run
@@ -144,8 +150,12 @@ def _weights(cfg: FinetuneConfig, encoded) -> torch.Tensor | None:
 
 def run_finetune(cfg: FinetuneConfig) -> dict:
     """Fine-tune cfg.model on cfg.data; returns the manifest (also written to out/manifest.json)."""
-    out = prepare_out(cfg.out, cfg.resume, cfg.overwrite, ("model", "adapter", "manifest.json", "train_log.jsonl",
-                                                           "data_log.jsonl"))
+    shard = current_shard()  # several processes (torchrun / accelerate launch): data-parallel, seal.distributed
+    out = Path(cfg.out)
+    if shard.is_main:
+        prepare_out(cfg.out, cfg.resume, cfg.overwrite, ("model", "adapter", "manifest.json", "train_log.jsonl",
+                                                         "data_log.jsonl"))
+    shard.barrier()
     t0 = time.time()
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
@@ -156,13 +166,18 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     safety_demos = None
     if cfg.safety_data:
         encoded, weights, safety_demos = _with_safety_demos(cfg, tokenizer, encoded, weights)
-    device = pick_device(cfg.device)
+    device = shard.device if shard.world > 1 else pick_device(cfg.device)
     model = load_model(cfg.model, device=device)
     if cfg.finetuning == "lora":
         model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    plain = model  # the module to save; with several processes, `model` is Accelerate's DDP wrapper of it
+    if shard.world > 1:
+        from accelerate import Accelerator
+        model, optimizer = Accelerator(cpu=device.type == "cpu").prepare(model, optimizer)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     collate = Collator(tokenizer.pad_token_id)
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
@@ -175,7 +190,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     if state is not None:
         if state["key"] != key:
             raise ConfigError(f"{out}/checkpoint: made with other settings or data; use --overwrite to start again")
-        restore_params(model, state["params"])
+        restore_params(plain, state["params"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         step = state["step"]
@@ -186,9 +201,12 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     stop_at = total if cfg.max_steps is None else min(total, step + cfg.max_steps)
     lengths = [len(e) for e in encoded] if cfg.group_by_length else None
     batches, batches_epoch = [], -1
-    bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not cfg.progress, unit="step",
-               dynamic_ncols=True)
-    truncate_log(log_path, step)
+    bar = tqdm(total=total, initial=step, desc="seal finetune", disable=not (cfg.progress and shard.is_main),
+               unit="step", dynamic_ncols=True)
+    if shard.is_main:
+        truncate_log(log_path, step)
+    else:
+        log_path = Path(os.devnull)  # one log, by process 0
     with open(log_path, "a" if step else "w", encoding="utf-8", buffering=1) as log_file:
         while step < stop_at:
             epoch, k = divmod(step, steps_per_epoch)
@@ -196,46 +214,63 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
                 batches = epoch_batches(len(encoded), cfg.batch_size, cfg.seed, epoch, lengths)
                 batches_epoch = epoch
             idx = batches[k]
-            w = torch.ones(len(idx)) if weights is None else weights[idx]
-            norm = max(float(w.sum()), 1e-12)         # weighted mean over the batch
+            w_all = torch.ones(len(idx)) if weights is None else weights[idx]
+            norm = max(float(w_all.sum()), 1e-12)     # weighted mean over the whole batch
+            mine = shard.part(len(idx))               # this process's part (all of it on one process)
+            if not mine:                              # a tiny batch: join the gradient sync with a zero loss
+                mine = [0]
+                w_all = torch.zeros(len(idx))
+            w = w_all[mine]
+            chunks = micro_batches([encoded[i] for i in idx[mine].tolist()], micro)
             total_loss, start = 0.0, 0
-            for chunk in micro_batches([encoded[i] for i in idx.tolist()], micro):
+            for c, chunk in enumerate(chunks):
                 batch = {k_: v.to(device) for k_, v in collate(chunk).items()}
-                losses = per_sample_loss(model, batch)
-                w_mb = w[start:start + len(chunk)].to(losses.device)
-                loss = (w_mb * losses).sum() / norm
-                loss.backward()
+                # several processes: gradients are averaged across them, so each scales its part by their number;
+                # they are synchronised once, on the last micro-batch
+                sync = nullcontext() if shard.world == 1 or c == len(chunks) - 1 else model.no_sync()
+                with sync:
+                    with autocast:
+                        losses = per_sample_loss(model, batch)
+                    w_mb = w[start:start + len(chunk)].to(losses.device)
+                    loss = (w_mb * losses.float()).sum() / norm
+                    (loss * shard.world).backward()
                 total_loss += loss.item()
                 start += len(chunk)
+            total_loss = shard.total(total_loss)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
             log_file.write(json.dumps({"step": step, "epoch": epoch, "loss": total_loss}) + "\n")
             bar.update(1)
             bar.set_postfix(loss=f"{total_loss:.3f}")
-            if step % cfg.checkpoint_every == 0 or step == stop_at:
+            if (step % cfg.checkpoint_every == 0 or step == stop_at) and shard.is_main:
                 log_file.flush()
                 save_state(out, {"step": step, "key": key, "optimizer": optimizer.state_dict(),
                                  "rng": torch.get_rng_state(),
-                                 "params": trainable_params(model)})
+                                 "params": trainable_params(plain)})
     bar.close()
 
     finished = step >= total
-    if finished:
-        _save_model(model, tokenizer, out, cfg)
-    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
-        for row in report.dropped + report.truncated:
-            f.write(json.dumps(row) + "\n")
     manifest = {
         "command": "finetune", "config": to_dict(cfg), "inputs": {"data": file_fingerprint(cfg.data)},
-        "model": {"name": cfg.model, "resolved": resolve_model(cfg.model), "parameters": count_parameters(model)},
+        "model": {"name": cfg.model, "resolved": resolve_model(cfg.model), "parameters": count_parameters(plain)},
         "data": {**report.counts(), "rows": report.rows, "kept": report.kept, "shape": report.shape},
         "safety_demos": safety_demos,
         "samples": len(encoded), "steps": step, "total_steps": total, "finished": finished,
         "final_loss": total_loss if step else None, "output_model": str(out / "model") if finished else None,
-        "versions": versions(), "device": str(device), "wall_time_s": round(time.time() - t0, 2),
+        "versions": versions(), "device": str(device), "processes": shard.world,
+        "wall_time_s": round(time.time() - t0, 2),
     }
+    if not shard.is_main:
+        shard.barrier()
+        return manifest
+    if finished:
+        _save_model(plain, tokenizer, out, cfg)
+    with open(out / "data_log.jsonl", "w", encoding="utf-8") as f:
+        for row in report.dropped + report.truncated:
+            f.write(json.dumps(row) + "\n")
     write_json(out / "manifest.json", manifest)
+    shard.barrier()
     return manifest
 
 

@@ -109,3 +109,16 @@ def test_safeinstr_adds_seeded_safety_demonstrations(tmp_path, base):
     assert mean_loss(tmp_path / "mixed", demos) < mean_loss(tmp_path / "plain", demos)
     with pytest.raises(Exception, match="safety_count"):
         FinetuneConfig(out="x", data="d", safety_count=3).validate()
+
+
+def test_bf16_autocast_trains_close_to_fp32(tmp_path, base):
+    rows, _, _ = tiny.toy_sets(seed=0)
+    data = str(tiny.write_jsonl(tmp_path / "d.jsonl", rows))
+    kw = dict(data=data, model=str(base), lr=1e-2, epochs=2, progress=False, merge=False)
+    fp32 = run_finetune(FinetuneConfig(out=str(tmp_path / "a"), **kw))
+    bf16 = run_finetune(FinetuneConfig(out=str(tmp_path / "b"), mixed_precision="bf16", **kw))
+    assert bf16["config"]["mixed_precision"] == "bf16"
+    la = [json.loads(x)["loss"] for x in open(tmp_path / "a" / "train_log.jsonl")]
+    lb = [json.loads(x)["loss"] for x in open(tmp_path / "b" / "train_log.jsonl")]
+    assert la != lb and np.allclose(la, lb, rtol=0.1)     # bf16 rounding, the same training
+    assert bf16["final_loss"] < lb[0] and fp32["finished"]

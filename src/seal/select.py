@@ -373,18 +373,16 @@ def train(run: _Run) -> None:
 
 # ----------------------------------------------------------------------------------------------- outputs
 
-def score_rows(run: _Run) -> list[dict]:
-    weights = dataset_weights(run.w, run.cfg.weighting)
-    ids = [e.id for e in run.encoded]
-    order = ranked(ids, run.w.tolist())
-    rows = []
+def score_rows(run: _Run):
+    """The score rows in rank order, one at a time (the file is written without holding them all)."""
+    weights = dataset_weights(run.w.detach(), run.cfg.weighting)
+    order = ranked([e.id for e in run.encoded], run.w.tolist())
     for rank, i in enumerate(order, 1):
-        row = {"id": ids[i], "index": run.encoded[i].index, "score": round(run.w[i].item(), 8),
+        row = {"id": run.encoded[i].id, "index": run.encoded[i].index, "score": round(run.w[i].item(), 8),
                "weight": round(weights[i].item(), 8), "rank": rank, "loss": _num(run.last_loss[i])}
         if run.theta_hat is not None:
             row["loss_hat"] = _num(run.last_hat[i])
-        rows.append(row)
-    return rows
+        yield row
 
 
 def _num(x: torch.Tensor):

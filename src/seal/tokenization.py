@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 PLAIN_ROLES = {"user": "### User:", "assistant": "### Assistant:"}
@@ -38,15 +39,28 @@ LENGTH_POLICIES = ("truncate", "drop")
 
 @dataclass
 class Encoded:
-    """A tokenised sample: prompt ids then response ids; loss is taken on the response ids only."""
+    """A tokenised sample: prompt ids then response ids in one int32 array (4 bytes a token: a million samples of
+    512 tokens take 2 GB, against about 18 GB as Python lists); loss is taken on the response ids only."""
 
     id: str
     index: int
-    prompt_ids: list[int]
-    response_ids: list[int]
+    tokens: np.ndarray   # int32, prompt then response
+    n_prompt: int
+
+    @classmethod
+    def of(cls, id: str, index: int, prompt_ids, response_ids) -> Encoded:
+        return cls(id, index, np.asarray(list(prompt_ids) + list(response_ids), dtype=np.int32), len(prompt_ids))
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.tokens[:self.n_prompt].tolist()
+
+    @property
+    def response_ids(self) -> list[int]:
+        return self.tokens[self.n_prompt:].tolist()
 
     def __len__(self) -> int:
-        return len(self.prompt_ids) + len(self.response_ids)
+        return len(self.tokens)
 
 
 def _plain_prompt(messages: list[dict]) -> str:
@@ -91,7 +105,7 @@ def encode(tokenizer, sample, max_length: int, length_policy: str = "truncate") 
         p, r = p[len(p) - p_keep:] if p_keep > 0 else [], r[:r_keep]
     if not r:
         return None, "response has no tokens"
-    return Encoded(sample.id, sample.index, list(p), list(r)), note
+    return Encoded.of(sample.id, sample.index, p, r), note
 
 
 def encode_all(tokenizer, samples, report, max_length: int = 512, length_policy: str = "truncate") -> list[Encoded]:
@@ -121,10 +135,10 @@ class Collator:
         labels = torch.full((len(items), width), -100, dtype=torch.long)
         mask = torch.zeros((len(items), width), dtype=torch.long)
         for i, e in enumerate(items):
-            seq = e.prompt_ids + e.response_ids
-            ids[i, : len(seq)] = torch.tensor(seq)
+            seq = torch.from_numpy(e.tokens.astype(np.int64))
+            ids[i, : len(seq)] = seq
             mask[i, : len(seq)] = 1
-            labels[i, len(e.prompt_ids): len(seq)] = torch.tensor(e.response_ids)
+            labels[i, e.n_prompt: len(seq)] = seq[e.n_prompt:]
         return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 

@@ -40,17 +40,14 @@ sys.exit(rc)
 """
 
 
-def select(method: str, mix: Path, out: Path) -> dict:
-    """`seal select --method METHOD` in a child process, once (cached by the finished manifest)."""
-    cost = out / "cost.json"
-    if cost.exists() and (out / "scores.jsonl").exists():
-        return json.loads(cost.read_text())
+def select(method: str, mix: Path, out: Path, seed: int) -> None:
+    """`seal select --method METHOD` in a child process that records its wall time and peak memory (cost.json)."""
     args = ["select", "--data", str(mix), "--safe", "builtin:safe", "--model", "smollm2", "--method", method,
-            "--max-length", "256", "--out", str(out), "--overwrite", "true", "--quiet", "--progress", "false"]
+            "--max-length", "256", "--seed", str(seed), "--out", str(out), "--overwrite", "true", "--quiet",
+            "--progress", "false"]
     out.mkdir(parents=True, exist_ok=True)
     print(f"  select {method} ...", flush=True)
-    subprocess.run([sys.executable, "-c", _CHILD, str(cost), *args], check=True)
-    return json.loads(cost.read_text())
+    subprocess.run([sys.executable, "-c", _CHILD, str(out / "cost.json"), *args], check=True)
 
 
 def main() -> int:
@@ -121,17 +118,20 @@ def main() -> int:
                                                  safety_count=args.safety_demos))
         rows.append({"method": f"SafeInstr (full mix + {args.safety_demos} demos)", **safeinstr})
         detection = {}
-        keeps = [args.keep] + (args.curve if fraction == args.fractions[-1] else [])
+        keeps = [args.keep] + ([k for k in args.curve if k != args.keep] if fraction == args.fractions[-1] else [])
         for method in args.methods:
-            cost = select(method, mix, folder / f"select-{method}")
-            scores = read_scores_list(folder / f"select-{method}" / "scores.jsonl")
+            sel = folder / f"select-{method}"
+            select_key = stages.run(f"select-{method}", {"method": method, "mix": _fingerprint(str(mix)),
+                                                         "seed": args.seed, "max_length": 256},
+                                    lambda d, resume, method=method, mix=mix: select(method, mix, d, args.seed))
+            cost = json.loads((sel / "cost.json").read_text())
+            scores = read_scores_list(sel / "scores.jsonl")
             det = detection_metrics(scores, labels, drop_fraction=round(1 - args.keep, 6))
             detection[method] = det
             for keep in keeps:
                 name = method if keep == args.keep else f"{method}-keep{round(keep * 100)}"
                 data = folder / "data" / f"{name}.jsonl"
-                stages.run(f"data-{name}", {"keep": keep, "scores": _fingerprint(str(folder / f"select-{method}" /
-                                                                                 "scores.jsonl"))},
+                stages.run(f"data-{name}", {"keep": keep, "select": select_key, "data": _fingerprint(str(mix))},
                            lambda d, resume, keep=keep, data=data, scores=folder / f"select-{method}" / "scores.jsonl",
                            mix=mix: run_filter(FilterConfig(data=str(mix), scores=str(scores), out=str(data), keep=keep,
                                                             out_format="jsonl")),

@@ -326,6 +326,7 @@ def test_seal_reference_method_resolves_and_resumes(tmp_path, base):
                                         lr_w=1.0, epochs=2))
     assert (cfg.algorithm, cfg.w_optimizer, cfg.lr_w, cfg.gamma_schedule, cfg.epochs, cfg.safety_adapter) == \
         (2, "adam", 4e-3, "reference", 2, None)   # the reference's choices are fixed; epochs may change
+    SelectConfig(data="d", safe="s", out="o", method="seal-reference").validate()   # the CLI validates
     with pytest.raises(ConfigError, match="aligned model itself"):  # it selects on the aligned model, merged
         resolve_defaults(SelectConfig(data="d", safe="s", out="o", method="seal-reference", safety_adapter="x/ad"))
     kw = dict(method="seal-reference", epochs=2, checkpoint_every=3, lr=1e-2, lora_targets=["all-linear"])

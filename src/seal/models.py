@@ -80,10 +80,12 @@ def embedded_model_path(name: str) -> Path:
         raise missing
     if spec.get("chunks"):  # the package's own glue joins its chunk packages into one GGUF (checked by sha256)
         import importlib
-        try:
-            gguf = importlib.import_module(spec["package"]).assemble(cache_dir() / "gguf" / spec["gguf"])
-        except (ImportError, FileNotFoundError) as e:
-            raise missing from e
+        try:  # overwrite: a file left by an interrupted earlier assembly is rebuilt, then checked by sha256
+            gguf = importlib.import_module(spec["package"]).assemble(cache_dir() / "gguf" / spec["gguf"],
+                                                                     overwrite=True)
+        except (ImportError, FileNotFoundError, FileExistsError, ValueError) as e:
+            raise ModelError(f"model '{name}': could not assemble its GGUF from the chunk packages ({e}); "
+                             f"reinstall them: `{spec['install']}`") from e
         folder = gguf.parent
     if not (folder / spec["gguf"]).exists():
         raise missing

@@ -146,8 +146,9 @@ class SelectConfig:
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
     def validate(self) -> None:
-        if self.method not in ("seal", *BASELINES):
-            raise ConfigError(f"method must be seal or one of {', '.join(BASELINES)}, got {self.method!r}")
+        if self.method not in ("seal", "seal-reference", *BASELINES):
+            raise ConfigError(f"method must be seal, seal-reference or one of {', '.join(BASELINES)}, "
+                              f"got {self.method!r}")
         if self.algorithm not in (1, 2):
             raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
         if self.anchors < 0:
@@ -476,10 +477,16 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
 
 def run_select(cfg: SelectConfig) -> dict:
     """Run `seal select` end to end and return the manifest. Resumable with cfg.resume."""
-    cfg = resolve_defaults(cfg)
-    if cfg.method not in ("seal", "seal-reference"):
-        return run_baseline(cfg)
     shard = current_shard()
+    if not shard.is_main:  # process 0 resolves first: a missing aligned model is made once, then found cached
+        shard.barrier()
+    cfg = resolve_defaults(cfg)
+    if shard.is_main:
+        shard.barrier()
+    if cfg.method not in ("seal", "seal-reference"):
+        if shard.world > 1:
+            raise ConfigError(f"method {cfg.method} runs in one process; launch it without torchrun/accelerate")
+        return run_baseline(cfg)
     out = Path(cfg.out)
     if shard.is_main:
         prepare_out(cfg.out, cfg.resume, cfg.overwrite,

@@ -37,7 +37,7 @@ PLAIN_ROLES = {"user": "### User:", "assistant": "### Assistant:"}
 LENGTH_POLICIES = ("truncate", "drop")
 
 
-@dataclass
+@dataclass(eq=False)
 class Encoded:
     """A tokenised sample: prompt ids then response ids in one int32 array (4 bytes a token: a million samples of
     512 tokens take 2 GB, against about 18 GB as Python lists); loss is taken on the response ids only."""

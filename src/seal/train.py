@@ -176,7 +176,8 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     plain = model  # the module to save; with several processes, `model` is Accelerate's DDP wrapper of it
     if shard.world > 1:
         from accelerate import Accelerator
-        model, optimizer = Accelerator(cpu=device.type == "cpu").prepare(model, optimizer)
+        # mixed precision is this command's own --mixed-precision (autocast), whatever an accelerate config says
+        model, optimizer = Accelerator(cpu=device.type == "cpu", mixed_precision="no").prepare(model, optimizer)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     collate = Collator(tokenizer.pad_token_id)
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
@@ -185,7 +186,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     key["data_sha256"] = file_fingerprint(cfg.data)["sha256"]
     if cfg.safety_data:
         key["safety_sha256"] = file_fingerprint(cfg.safety_data)["sha256"]
-    step = 0
+    step, total_loss = 0, None
     state = load_state(out) if cfg.resume else None
     if state is not None:
         if state["key"] != key:

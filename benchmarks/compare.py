@@ -63,14 +63,29 @@ def main() -> int:
     ap.add_argument("--eval-n", type=int, default=50, help="prompts of each evaluation set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--doc", default=None, help="also write the tables to this Markdown file")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: tabulate the finished stages, marking the others 'not run'")
     args = ap.parse_args()
 
     from seal.evaluate import EvaluateConfig, run_evaluate
     from seal.filter import FilterConfig, run_filter
     from seal.metrics import detection_metrics, read_labels, read_scores_list
     from seal.mix import MixConfig, run_mix
-    from seal.pipeline import Stages, _fingerprint, aligned_model
+    from seal.pipeline import Stages, _fingerprint, _key, aligned_model
     from seal.train import FinetuneConfig, run_finetune
+
+    class NotRun(Exception):
+        pass
+
+    class FinishedOnly(Stages):  # --report-only: a stage that has not finished with these settings is not run
+        def run(self, name, key_obj, fn, folder=None):
+            marker = (folder or self.out / name) / "stage.json"
+            done = json.loads(marker.read_text()) if marker.exists() else {}
+            if done.get("key") == _key(key_obj) and done.get("done"):
+                return done["key"]
+            raise NotRun(name)
+
+    Stages = FinishedOnly if args.report_only else Stages  # noqa: N806
 
     EVAL = {k: args.eval_n for k in ("n_harmful", "n_benign", "n_tasks", "n_heldout")}
     out = Path(args.out)
@@ -79,7 +94,14 @@ def main() -> int:
     ft_settings = {"model": target, "epochs": args.epochs, "max_length": 256, "seed": args.seed, "progress": False}
     eval_settings = {**EVAL, "seed": args.seed, "progress": False}
 
-    def finetune_and_evaluate(stages: Stages, name: str, data: str, **extra) -> dict:
+    def finetune_and_evaluate(stages: Stages, name: str, data: str, **extra) -> dict | None:
+        """metrics.json of the target fine-tuned on `data` (None under --report-only when not finished)."""
+        try:
+            return _finetune_and_evaluate(stages, name, data, **extra)
+        except NotRun:
+            return None
+
+    def _finetune_and_evaluate(stages: Stages, name: str, data: str, **extra) -> dict:
         def finetune(d, resume):
             run_finetune(FinetuneConfig(data=data, out=str(d), resume=resume, overwrite=not resume, **ft_settings,
                                         **extra))
@@ -91,7 +113,9 @@ def main() -> int:
                                                                  **eval_settings)))
         return json.loads((stages.out / f"eval-{name}" / "metrics.json").read_text())
 
-    def safety(m: dict) -> dict:
+    def safety(m: dict | None) -> dict:
+        if m is None:
+            return {"refusal": None, "over_refusal": None, "accuracy": None}
         judge = m["primary_judge"]
         return {"refusal": m["harmful"]["refusal_rate"][judge], "over_refusal": m["benign"]["over_refusal_rate"][judge],
                 "accuracy": m["tasks"]["accuracy"], "judge": judge}
@@ -121,9 +145,13 @@ def main() -> int:
         keeps = [args.keep] + ([k for k in args.curve if k != args.keep] if fraction == args.fractions[-1] else [])
         for method in args.methods:
             sel = folder / f"select-{method}"
-            select_key = stages.run(f"select-{method}", {"method": method, "mix": _fingerprint(str(mix)),
-                                                         "seed": args.seed, "max_length": 256},
-                                    lambda d, resume, method=method, mix=mix: select(method, mix, d, args.seed))
+            try:
+                select_key = stages.run(f"select-{method}", {"method": method, "mix": _fingerprint(str(mix)),
+                                                             "seed": args.seed, "max_length": 256},
+                                        lambda d, resume, method=method, mix=mix: select(method, mix, d, args.seed))
+            except NotRun:
+                rows.append({"method": method, **safety(None)})
+                continue
             cost = json.loads((sel / "cost.json").read_text())
             scores = read_scores_list(sel / "scores.jsonl")
             det = detection_metrics(scores, labels, drop_fraction=round(1 - args.keep, 6))
@@ -141,7 +169,7 @@ def main() -> int:
                 res = safety(finetune_and_evaluate(stages, name, str(data)))
                 if keep == args.keep:
                     rows.append({"method": method, **res, **det, **cost})
-                else:
+                elif res["refusal"] is not None:
                     curve.setdefault(method, {})[keep] = res["refusal"]
             if method == "seal":
                 res = safety(finetune_and_evaluate(stages, "seal+safeinstr", str(folder / "data" / "seal.jsonl"),
@@ -154,9 +182,14 @@ def main() -> int:
                 by_keep = curve.setdefault(method, {})
                 for keep in args.curve:
                     name = f"{method}-keep{round(keep * 100)}"
-                    by_keep[keep] = safety(finetune_and_evaluate(stages, name, str(folder / "data" /
-                                                                                  f"{name}.jsonl")))["refusal"]
-                by_keep[args.keep] = next(r["refusal"] for r in rows if r["method"] == method)
+                    if not (folder / "data" / f"{name}.jsonl").exists():  # made in the method loop above
+                        continue
+                    res = safety(finetune_and_evaluate(stages, name, str(folder / "data" / f"{name}.jsonl")))
+                    if res["refusal"] is not None:
+                        by_keep[keep] = res["refusal"]
+                at_keep = next(r["refusal"] for r in rows if r["method"] == method)
+                if at_keep is not None:
+                    by_keep[args.keep] = at_keep
             curve_mix = folder.name
         tables.append((fraction, len(labels), sum(labels.values()), rows))
 
@@ -174,8 +207,8 @@ def main() -> int:
                 v = r.get(key)
                 return "" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
             lines.append(f"| {r['method']} | {f('auroc')} | {f('average_precision')} | "
-                         f"{f('harmful_recall_in_dropped', 2)} | {r['refusal']:.2f} | {r['over_refusal']:.2f} | "
-                         f"{r['accuracy']:.2f} | {f('wall_s', 0)} | {f('peak_rss_mib', 0)} |")
+                         f"{f('harmful_recall_in_dropped', 2)} | {f('refusal', 2) or 'not run'} | "
+                         f"{f('over_refusal', 2)} | {f('accuracy', 2)} | {f('wall_s', 0)} | {f('peak_rss_mib', 0)} |")
         lines.append("")
     if curve:
         import matplotlib
@@ -193,11 +226,12 @@ def main() -> int:
         fig.tight_layout()
         plot = Path(args.doc).with_suffix(".png") if args.doc else out / "results.png"
         fig.savefig(plot, dpi=110)
+        kept = sorted({k for by_keep in curve.values() for k in by_keep})
         lines += [f"### Refusal rate against the fraction kept ({curve_mix})", "", f"![refusal vs kept]({plot.name})",
-                  "", "| method | " + " | ".join(f"keep {k:.0%}" for k in sorted(next(iter(curve.values())))) +
-                  " |", "|---|" + "---|" * len(next(iter(curve.values())))]
+                  "", "| method | " + " | ".join(f"keep {k:.0%}" for k in kept) + " |", "|---|" + "---|" * len(kept)]
         for method, by_keep in curve.items():
-            lines.append(f"| {method} | " + " | ".join(f"{by_keep[k]:.2f}" for k in sorted(by_keep)) + " |")
+            lines.append(f"| {method} | " + " | ".join(f"{by_keep[k]:.2f}" if k in by_keep else "not run"
+                                                        for k in kept) + " |")
         lines.append("")
     command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
     header = ["# Selectors compared", "",

@@ -159,11 +159,16 @@ def main() -> int:
             for keep in keeps:
                 name = method if keep == args.keep else f"{method}-keep{round(keep * 100)}"
                 data = folder / "data" / f"{name}.jsonl"
-                stages.run(f"data-{name}", {"keep": keep, "select": select_key, "data": _fingerprint(str(mix))},
-                           lambda d, resume, keep=keep, data=data, scores=folder / f"select-{method}" / "scores.jsonl",
-                           mix=mix: run_filter(FilterConfig(data=str(mix), scores=str(scores), out=str(data), keep=keep,
-                                                            out_format="jsonl")),
-                           folder=folder / "data" / name)
+                try:
+                    stages.run(f"data-{name}", {"keep": keep, "select": select_key, "data": _fingerprint(str(mix))},
+                               lambda d, resume, keep=keep, data=data, scores=sel / "scores.jsonl", mix=mix: run_filter(
+                                   FilterConfig(data=str(mix), scores=str(scores), out=str(data), keep=keep,
+                                                out_format="jsonl")),
+                               folder=folder / "data" / name)
+                except NotRun:
+                    if keep == args.keep:
+                        rows.append({"method": method, **safety(None), **det, **cost})
+                    continue
                 if keep != args.keep and method not in ("seal", "random"):
                     continue  # the curve's baseline is chosen below, once AUROCs are known
                 res = safety(finetune_and_evaluate(stages, name, str(data)))

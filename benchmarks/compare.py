@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -63,6 +64,7 @@ def main() -> int:
     ap.add_argument("--eval-n", type=int, default=50, help="prompts of each evaluation set")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--doc", default=None, help="also write the tables to this Markdown file")
+    ap.add_argument("--note", default="", help="a sentence added under the header (e.g. how the run was shared)")
     ap.add_argument("--report-only", action="store_true",
                     help="run nothing: tabulate the finished stages, marking the others 'not run'")
     args = ap.parse_args()
@@ -220,9 +222,9 @@ def main() -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(5, 3.5))
-        for method, by_keep in curve.items():
-            ks = sorted(by_keep)
-            ax.plot(ks, [by_keep[k] for k in ks], marker="o", label=method)
+        for (method, by_keep), style in zip(curve.items(), (("o", "-"), ("s", "--"), ("^", ":"), ("D", "-."))):
+            ks = sorted(by_keep)  # distinct markers and dashes: equal curves stay visible
+            ax.plot(ks, [by_keep[k] for k in ks], marker=style[0], linestyle=style[1], markersize=7, label=method)
         ax.axhline(start["refusal"], color="grey", ls="--", label="aligned, not fine-tuned")
         ax.set_xlabel("fraction of the mix kept")
         ax.set_ylabel(f"refusal rate ({start['judge']})")
@@ -238,13 +240,13 @@ def main() -> int:
             lines.append(f"| {method} | " + " | ".join(f"{by_keep[k]:.2f}" if k in by_keep else "not run"
                                                         for k in kept) + " |")
         lines.append("")
-    command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/compare.py " + shlex.join(sys.argv[1:])
     header = ["# Selectors compared", "",
               f"Produced by `{command}` (seed {args.seed}) on {date.today().isoformat()}, 2 CPU cores, "
               "SmolLM2-135M-Instruct as proxy and (aligned by `seal align`) as target. AUROC, AP and recall score "
               "each ranking against the mix's labels (higher = finds the harmful rows); refusal and over-refusal "
               "of the fine-tuned model on held-out prompts; wall time and peak memory of `seal select` alone "
-              "(its own process, models loaded included).", ""]
+              "(its own process, models loaded included)." + (f" {args.note}" if args.note else ""), ""]
     text = "\n".join(header + lines) + "\n"
     (out / "results.md").write_text(text)
     if args.doc:

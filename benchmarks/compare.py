@@ -178,6 +178,12 @@ def main() -> int:
                     rows.append({"method": method, **res, **det, **cost})
                 elif res["refusal"] is not None:
                     curve.setdefault(method, {})[keep] = res["refusal"]
+            if method == "seal" and all(x.get("loss_hat") is not None for x in scores):
+                # diagnostic: the same run's loss gap l(theta) - l(theta_hat) at each sample's visit, as a ranking
+                gap = [{**x, "score": -(x["loss"] - x["loss_hat"])} for x in scores]
+                rows.append({"method": "seal, its visit loss gap instead of w (diagnostic, not fine-tuned)",
+                             **safety(None), "no_ft": True,
+                             **detection_metrics(gap, labels, drop_fraction=round(1 - args.keep, 6))})
             if method == "seal":
                 res = safety(finetune_and_evaluate(stages, "seal+safeinstr", str(folder / "data" / "seal.jsonl"),
                                                    safety_data="builtin:safety-demos", safety_count=args.safety_demos))
@@ -213,8 +219,9 @@ def main() -> int:
             def f(key, digits=3, r=r):
                 v = r.get(key)
                 return "" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+            missing = "-" if r.get("no_ft") else "not run"
             lines.append(f"| {r['method']} | {f('auroc')} | {f('average_precision')} | "
-                         f"{f('harmful_recall_in_dropped', 2)} | {f('refusal', 2) or 'not run'} | "
+                         f"{f('harmful_recall_in_dropped', 2)} | {f('refusal', 2) or missing} | "
                          f"{f('over_refusal', 2)} | {f('accuracy', 2)} | {f('wall_s', 0)} | {f('peak_rss_mib', 0)} |")
         lines.append("")
     if curve:

@@ -336,3 +336,13 @@ def test_seal_reference_method_resolves_and_resumes(tmp_path, base):
     resumed, _ = select(tmp_path, base, rows, safe, "part", resume=True, **kw)
     assert np.allclose(by_index(resumed), by_index(full), atol=1e-6)   # Adam's state on w is checkpointed
     assert len({round(s["score"], 6) for s in full}) > 1
+
+
+def test_visit_gap_score_ranks_by_the_last_loss_gap(tmp_path, base):
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    scores, _ = select(tmp_path, base, rows, safe, algorithm=1, score="visit-gap", **LORA)
+    for s in scores:
+        assert s["score"] == pytest.approx(-(s["loss"] - s["loss_hat"]), abs=1e-5)
+    assert roc_auc_score(labels, -by_index(scores)) >= 0.9
+    with pytest.raises(ConfigError, match="algorithm 1"):
+        SelectConfig(data="d", safe="s", out="o", algorithm=2, score="visit-gap").validate()

@@ -124,6 +124,10 @@ class SelectConfig:
                 "--model (smollm2), the adapter of `seal align` with its default settings, cached and shared with "
                 "seal run (made on first use: about 9 minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
+    score: str = field(default="weights", metadata={
+        "help": "what scores.jsonl ranks by: weights (the learned logits w) or visit-gap (Algorithm 1: minus the loss "
+                "gap l(theta) - l(theta_hat) at each sample's latest visit; docs/results.md has a measurement)",
+        "choices": ("weights", "visit-gap")})
     signal_tokens: int = field(default=0, metadata={
         "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
                 "the models still train on every response token"})
@@ -151,6 +155,8 @@ class SelectConfig:
                               f"got {self.method!r}")
         if self.algorithm not in (1, 2):
             raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
+        if self.score == "visit-gap" and self.algorithm != 1:
+            raise ConfigError("score visit-gap needs algorithm 1 (the gap between theta and theta_hat)")
         if self.anchors < 0:
             raise ConfigError(f"anchors must be >= 0, got {self.anchors}")
         for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
@@ -377,9 +383,13 @@ def train(run: _Run) -> None:
 def score_rows(run: _Run):
     """The score rows in rank order, one at a time (the file is written without holding them all)."""
     weights = dataset_weights(run.w.detach(), run.cfg.weighting)
-    order = ranked([e.id for e in run.encoded], run.w.tolist())
+    score = run.w.detach()
+    if run.cfg.score == "visit-gap":  # unvisited samples (a run stopped early) keep their logit
+        gap = -(run.last_loss - run.last_hat)
+        score = torch.where(torch.isnan(gap), score, gap)
+    order = ranked([e.id for e in run.encoded], score.tolist())
     for rank, i in enumerate(order, 1):
-        row = {"id": run.encoded[i].id, "index": run.encoded[i].index, "score": round(run.w[i].item(), 8),
+        row = {"id": run.encoded[i].id, "index": run.encoded[i].index, "score": round(score[i].item(), 8),
                "weight": round(weights[i].item(), 8), "rank": rank, "loss": _num(run.last_loss[i])}
         if run.theta_hat is not None:
             row["loss_hat"] = _num(run.last_hat[i])

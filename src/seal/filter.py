@@ -59,7 +59,7 @@ def run_filter(cfg: FilterConfig) -> dict:
             f"(first: {first}). Score this data with seal select, pass the data that was scored, or choose "
             "--unscored drop|keep (e.g. rows seal select --length-policy drop left out)."
         )
-    unscored = [s for s in samples if s.id not in scores]
+    unscored = missing
     samples = [s for s in samples if s.id in scores]
     raw = {r.index: r.raw for r in records}
     fmt = cfg.out_format or report.format

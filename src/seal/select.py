@@ -453,6 +453,17 @@ REFERENCE = {"algorithm": 2, "w_optimizer": "adam", "lr_w": 4e-3, "gamma_schedul
 REFERENCE_DEFAULTS = {"epochs": 3, "lr": 2e-4, "centre": "batch"}
 
 
+def _unset_filled(cfg: SelectConfig, defaults: dict) -> dict:
+    """`defaults` for the settings cfg leaves unset (None); cfg's own value where it sets one."""
+    return {k: v if getattr(cfg, k) is None else getattr(cfg, k) for k, v in defaults.items()}
+
+
+def _aligned(cfg: SelectConfig) -> Path:
+    """The cached `seal align` model of the embedded cfg.model (made here on first use)."""
+    from .pipeline import aligned_model
+    return Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0])
+
+
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
     embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
@@ -463,26 +474,22 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     if cfg.method == "seal-reference":  # the reference selects on the aligned model itself, adapter merged
         model = cfg.model
         if value == "auto" and cfg.model in EMBEDDED_MODELS:
-            from .pipeline import aligned_model
-            model = aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]
+            model = str(_aligned(cfg))
         elif value not in ("auto", "none", None):
             raise ConfigError("method seal-reference selects on the aligned model itself: pass it (merged, e.g. seal "
                               "align's RUN folder) as --model, without --safety-adapter")
-        return replace(cfg, model=model, safety_adapter=None, **REFERENCE, **{
-            k: v if getattr(cfg, k) is None else getattr(cfg, k) for k, v in REFERENCE_DEFAULTS.items()})
+        return replace(cfg, model=model, safety_adapter=None, **REFERENCE, **_unset_filled(cfg, REFERENCE_DEFAULTS))
     if value == "auto":
         uses = cfg.method in ("loss", "loss-gap", "gradient") or (cfg.method == "seal" and cfg.offset != "none")
         value = None
         if uses and cfg.model in EMBEDDED_MODELS:
-            from .pipeline import aligned_model
             log.info("safety adapter: the aligned %s from `seal align` (cached; --safety-adapter none to skip)",
                      cfg.model)
-            value = str(Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0]) / "adapter")
+            value = str(_aligned(cfg) / "adapter")
     value = None if value == "none" else value
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch"}
-    return replace(cfg, safety_adapter=value, **{k: v if getattr(cfg, k) is None else getattr(cfg, k)
-                                                 for k, v in preset.items()})
+    return replace(cfg, safety_adapter=value, **_unset_filled(cfg, preset))
 
 
 def run_select(cfg: SelectConfig) -> dict:

@@ -3,6 +3,7 @@ same data, model and batches; each variant runs in its own process so its peak m
 
     python benchmarks/select_speed.py                       # SmolLM2, the shipped example mix (100 rows)
     python benchmarks/select_speed.py --model PATH --data FILE --safe FILE --safe-batch-sizes 8,4,2
+    python benchmarks/select_speed.py --device cuda --model PATH ...   # on a GPU: also peak CUDA memory
 
 Prints one line per variant and the ratios to the plain epoch. Targets (not tests): Algorithm 2 <= 1.5x,
 Algorithm 1 <= 2x a plain LoRA epoch."""
@@ -11,13 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import re
 import subprocess
 import sys
 import time
 from importlib.resources import files
 
 EXAMPLES = files("seal") / "resources" / "examples"
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory (VmHWM); ru_maxrss can carry the parent's peak over fork/exec."""
+    with open("/proc/self/status") as f:
+        return round(int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024, 1)
 
 
 def run_variant(args) -> dict:
@@ -29,9 +36,14 @@ def run_variant(args) -> dict:
     torch.manual_seed(0)
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
                        batch_size=args.batch_size, safe_batch_size=args.safe_batch_size, max_length=args.max_length,
-                       algorithm=1 if args.variant == "alg1" else 2, overwrite=True, progress=False)
+                       algorithm=1 if args.variant == "alg1" else 2, overwrite=True, progress=False,
+                       device=args.device)
     run = setup(cfg)
+    cuda = run.device.type == "cuda"
     tokens = sum(len(e) for e in run.encoded)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     if args.variant == "plain":
         # One plain LoRA epoch: the same adapter, optimizer, batches and loss, no safe set, no weights.
@@ -43,11 +55,14 @@ def run_variant(args) -> dict:
     else:
         train(run)
         steps = run.step
+    if cuda:
+        torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     return {"variant": args.variant, "safe_batch_size": args.safe_batch_size, "steps": steps,
             "wall_s": round(wall, 2), "s_per_step": round(wall / steps, 3), "tokens_per_s": round(tokens / wall, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "samples": len(run.encoded), "threads": torch.get_num_threads()}
+            "peak_rss_mb": peak_rss_mib(), "samples": len(run.encoded), "threads": torch.get_num_threads(),
+            "device": str(run.device),
+            "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None}
 
 
 def main() -> None:
@@ -59,6 +74,7 @@ def main() -> None:
     ap.add_argument("--safe-batch-sizes", default="8,2", help="comma-separated safe batch sizes to measure")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--out", default="/tmp/seal-bench-select")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--safe-batch-size", type=int, default=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -69,24 +85,31 @@ def main() -> None:
     from seal.models import resolve_model
     resolve_model(args.model)  # convert/cache the embedded model once, outside the timings
     base = [sys.executable, __file__, "--model", args.model, "--data", args.data, "--safe", args.safe,
-            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out]
+            "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out,
+            "--device", args.device]
     plan = [("plain", args.batch_size)] + [(v, int(s)) for s in args.safe_batch_sizes.split(",")
                                            for v in ("alg2", "alg1")]
     results = []
     for variant, sbs in plan:
-        out = subprocess.run(base + ["--variant", variant, "--safe-batch-size", str(sbs)], check=True,
-                             capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        proc = subprocess.run(base + ["--variant", variant, "--safe-batch-size", str(sbs)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:  # report and go on: one failed variant should not lose the others' numbers
+            print(f"{variant} (safe batch {sbs}) failed, exit {proc.returncode}:\n{proc.stderr[-3000:]}", flush=True)
+            continue
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
+    if not results or results[0]["variant"] != "plain":
+        sys.exit("the plain LoRA epoch failed; no ratios to print")
     plain = results[0]["wall_s"]
     print(f"\n{'variant':<8} {'safe batch':>10} {'steps':>6} {'wall s':>8} {'s/step':>7} {'tok/s':>7} "
-          f"{'peak MB':>8} {'x plain':>8}")
+          f"{'peak MB':>8} {'CUDA MB':>8} {'x plain':>8}")
     for r in results:
         sbs = "-" if r["variant"] == "plain" else r["safe_batch_size"]
         print(f"{r['variant']:<8} {sbs:>10} {r['steps']:>6} {r['wall_s']:>8.1f} {r['s_per_step']:>7.2f} "
-              f"{r['tokens_per_s']:>7.0f} {r['peak_rss_mb']:>8.0f} {r['wall_s'] / plain:>8.2f}")
+              f"{r['tokens_per_s']:>7.0f} {r['peak_rss_mb']:>8.0f} {r['peak_cuda_mb'] or 0:>8.0f} "
+              f"{r['wall_s'] / plain:>8.2f}")
     print(f"\nmodel {args.model}, {results[0]['samples']} samples, batch {args.batch_size}, "
-          f"max_length {args.max_length}, {results[0]['threads']} torch threads")
+          f"max_length {args.max_length}, {results[0]['threads']} torch threads, device {results[0]['device']}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,18 @@ from pathlib import Path
 
 
 def versions() -> dict:
-    import accelerate
-    import datasets
-    import peft
-    import torch
-    import transformers
+    """Installed versions of the libraries a result depends on (None for one that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def get(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
 
     from . import __version__
-    return {"seal-llm": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "peft": peft.__version__, "accelerate": accelerate.__version__, "datasets": datasets.__version__,
+    return {"seal-llm": __version__, **{n: get(n) for n in ("torch", "transformers", "peft", "accelerate",
+                                                             "datasets")},
             "python": platform.python_version()}
 
 

@@ -72,3 +72,41 @@ def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys, monkeypatch):
 def test_report_of_a_missing_folder_is_an_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_path, base, capsys, monkeypatch):
+    """Proxy and target differ (another tokenisation): both are aligned, the target fine-tuned on the proxy's
+    selection and on its own (seal-target), and the report puts the two selections and their overlap side by side."""
+    monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))
+    target = tiny.make_model_dir(tmp_path / "target", seed=1, chat_template=False, pretrain_steps=50)
+    rows, labels, safe = tiny.toy_sets(seed=0, n_benign=12, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
+    labels_path = tiny.write_jsonl(tmp_path / "labels.jsonl", [
+        {"index": i, "label": "harmful" if y else "benign"} for i, y in enumerate(labels)])
+    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    prompts = tiny.write_jsonl(tmp_path / "e.jsonl", [{"prompt": p} for p in tiny.harmful_prompts()[-2:]])
+    config = {
+        "out": str(tmp_path / "run"), "model": str(base), "target": str(target), "align": True,
+        "align_settings": {"data": str(safe_path), "epochs": 1, "lr": 1e-2},
+        "data": str(data), "labels": str(labels_path), "safe": str(safe_path), "compare": ["seal", "seal-target"],
+        "select": {"epochs": 1, "lr": 1e-3}, "keep": 0.75, "finetune": {"epochs": 1, "lr": 1e-2},
+        "evaluate": {"harmful": str(prompts), "benign": str(prompts), "tasks": None, "heldout": None,
+                     "judges": ["keyword:seal-v1"], "max_new_tokens": 2},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["run", str(tmp_path / "run.yaml"), "--progress", "false", "-q"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = tmp_path / "run"
+    assert out["ran"] == ["aligned", "aligned", "select", "select-target", "data", "eval-start", "ft-seal",
+                          "eval-seal", "ft-seal-target", "eval-seal-target"]
+    assert out["target"] != out["model"] and out["target"].startswith(str(tmp_path / "cache" / "aligned"))
+    proxy = json.loads((run / "select" / "manifest.json").read_text())
+    own = json.loads((run / "select-target" / "manifest.json").read_text())
+    assert proxy["model"]["name"] == str(base) and own["model"]["name"] == str(target)
+    assert own["config"]["safety_adapter"] == out["target"] + "/adapter"     # Algorithm 1 on the aligned target
+    assert proxy["peak_rss_mib"] > 0 and proxy["wall_time_s"] > 0
+    ft = json.loads((run / "ft-seal-target" / "manifest.json").read_text())
+    assert ft["config"]["model"] == out["target"] and ft["samples"] == 12
+    report = (run / "report.md").read_text()
+    assert "target (own selector)" in report and "Proxy and target rankings" in report
+    assert "fine-tuned on the target's own SEAL selection" in report

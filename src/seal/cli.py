@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {k: v for k, v in result.items() if k in (
         "samples_scored", "steps", "total_steps", "finished", "wall_time_s", "rows", "usable", "kept",
         "removed", "written", "dropped", "mode", "detection", "selected", "output_model", "final_loss",
-        "harmful", "benign", "tasks", "heldout", "counts", "paths", "report", "html", "ran", "skipped", "model")}
+        "harmful", "benign", "tasks", "heldout", "counts", "paths", "report", "html", "ran", "skipped", "model",
+        "target")}
     print(json.dumps(summary))
     return 0
 

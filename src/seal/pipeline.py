@@ -28,7 +28,7 @@ from .manifest import write_json
 
 log = logging.getLogger(__name__)
 
-COMPARISONS = ("full", "random", "seal")
+COMPARISONS = ("full", "random", "seal", "seal-target")
 
 
 @dataclass(kw_only=True)
@@ -41,6 +41,9 @@ class RunConfig:
     target: str | None = field(default=None, metadata={
         "help": "model to fine-tune and evaluate (default: the aligned model, else --model)"})
     align: bool = field(default=True, metadata={"help": "align --model first (seal align) and use the result"})
+    align_target: bool = field(default=True, metadata={
+        "help": "with align and a --target: align the target too (seal align, the same settings); false: fine-tune "
+                "--target as given (a model that is already aligned)"})
     align_settings: dict = field(default_factory=dict, metadata={"help": "settings of seal align"})
     data: str | None = field(default=None, metadata={"help": "fine-tuning set (default: built by the mix stage)"})
     labels: str | None = field(default=None, metadata={
@@ -51,8 +54,9 @@ class RunConfig:
     safe: str = field(default="builtin:safe", metadata={"help": "trusted safe set for selection"})
     select: dict = field(default_factory=dict, metadata={"help": "settings of seal select"})
     keep: float = field(default=0.8, metadata={"help": "fraction of the data kept by SEAL and by random"})
-    compare: list[str] = field(default_factory=lambda: list(COMPARISONS), metadata={
-        "help": "fine-tuning sets to compare: full, random, seal"})
+    compare: list[str] = field(default_factory=lambda: ["full", "random", "seal"], metadata={
+        "help": "fine-tuning sets to compare: full, random, seal (the proxy's selection), seal-target (the "
+                "target's own selection, with --target: what selecting with the target itself would give)"})
     finetune: dict = field(default_factory=dict, metadata={"help": "settings of seal finetune"})
     evaluate: dict = field(default_factory=dict, metadata={"help": "settings of seal evaluate"})
     seed: int = field(default=0, metadata={"help": "seed of every stage"})
@@ -62,6 +66,8 @@ class RunConfig:
         unknown = set(self.compare) - set(COMPARISONS)
         if unknown or not self.compare:
             raise ConfigError(f"compare: {sorted(unknown)} not in {COMPARISONS}")
+        if "seal-target" in self.compare and not self.target:
+            raise ConfigError("compare seal-target selects with --target as its own proxy: give a target")
         if not 0 < self.keep <= 1:
             raise ConfigError(f"keep must be a fraction in (0, 1], got {self.keep}")
 
@@ -155,7 +161,11 @@ def run_pipeline(cfg: RunConfig) -> dict:
     model, model_key = cfg.model, cfg.model
     if cfg.align:
         model, model_key = aligned_model(cfg.model, cfg.align_settings, cfg.seed, cfg.progress, stages)
-    target, target_key = (cfg.target, cfg.target) if cfg.target else (model, model_key)
+    target, target_key = model, model_key
+    if cfg.target:
+        target, target_key = cfg.target, cfg.target
+        if cfg.align and cfg.align_target:
+            target, target_key = aligned_model(cfg.target, cfg.align_settings, cfg.seed, cfg.progress, stages)
 
     # 2. the fine-tuning set (and labels, when known)
     if cfg.data:
@@ -167,16 +177,22 @@ def run_pipeline(cfg: RunConfig) -> dict:
                               lambda d, resume: run_mix(MixConfig(out=str(d), **settings)))
         data, labels = str(out / "mix" / "mix.jsonl"), str(out / "mix" / "labels.jsonl")
 
-    # 3. selection on the proxy. With an aligned proxy, Algorithm 1 runs on the base model with the alignment
-    #    adapter as theta's safety offset (SelectConfig.safety_adapter), unless the settings say otherwise.
-    select_settings = {**common, **cfg.select, "model": model, "data": data, "safe": cfg.safe}
-    if cfg.align and _offset_selection(cfg.select) and (Path(model) / "adapter" / "adapter_config.json").exists():
-        select_settings.update(model=cfg.model, safety_adapter=str(Path(model) / "adapter"))
-    select_settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
-    select_key = stages.run("select", {"select": select_settings, "upstream": [model_key, data_key],
-                                       "safe": _fingerprint(cfg.safe)},
-                            lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,
-                                                                      progress=cfg.progress, **select_settings)))
+    # 3. selection on the proxy (and, for seal-target, on the target). With an aligned model, Algorithm 1 runs on
+    #    the base model with the alignment adapter as theta's safety offset (SelectConfig.safety_adapter), unless
+    #    the settings say otherwise.
+    def selection(stage: str, base: str, aligned: str, aligned_key: str) -> str:
+        settings = {**common, **cfg.select, "model": aligned, "data": data, "safe": cfg.safe}
+        if cfg.align and _offset_selection(cfg.select) and (Path(aligned) / "adapter" / "adapter_config.json").exists():
+            settings.update(model=base, safety_adapter=str(Path(aligned) / "adapter"))
+        settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
+        return stages.run(stage, {"select": settings, "upstream": [aligned_key, data_key],
+                                  "safe": _fingerprint(cfg.safe)},
+                          lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,
+                                                                    progress=cfg.progress, **settings)))
+
+    select_keys = [selection("select", cfg.model, model, model_key)]
+    if "seal-target" in cfg.compare:
+        select_keys.append(selection("select-target", cfg.target, target, target_key))
 
     # 4. the compared fine-tuning sets: full, a random fraction, SEAL's top fraction
     def make_sets(d: Path, resume: bool) -> None:
@@ -189,12 +205,13 @@ def run_pipeline(cfg: RunConfig) -> dict:
             n_keep = max(1, int(cfg.keep * len(rows) + 1e-9))
             chosen = sorted(random.Random(f"{cfg.seed}:random").sample(range(len(rows)), n_keep))
             write_records([rows[i] for i in chosen], d / "random.jsonl", "jsonl")
-        if "seal" in cfg.compare:
-            run_filter(FilterConfig(data=data, scores=str(out / "select" / "scores.jsonl"),
-                                    out=str(d / "seal.jsonl"), keep=cfg.keep, out_format="jsonl"))
+        for name, stage in (("seal", "select"), ("seal-target", "select-target")):
+            if name in cfg.compare:
+                run_filter(FilterConfig(data=data, scores=str(out / stage / "scores.jsonl"),
+                                        out=str(d / f"{name}.jsonl"), keep=cfg.keep, out_format="jsonl"))
 
     stages.run("data", {"keep": cfg.keep, "compare": cfg.compare, "seed": cfg.seed,
-                                   "upstream": [data_key, select_key]}, make_sets)
+                        "upstream": [data_key, *select_keys]}, make_sets)
 
     # 5. fine-tune the target on each set and evaluate everything the same way
     eval_settings = {**common, **cfg.evaluate}
@@ -214,7 +231,8 @@ def run_pipeline(cfg: RunConfig) -> dict:
 
     # 6. the report
     from .report import write_report
-    summary = {"out": str(out), "labels": labels, "model": model, "ran": stages.ran, "skipped": stages.skipped,
+    summary = {"out": str(out), "labels": labels, "model": model, "target": target, "ran": stages.ran,
+               "skipped": stages.skipped,
                "wall_time_s": round(time.time() - t0, 2)}
     write_json(out / "run.json", {**summary, "config": {k: v for k, v in vars(cfg).items()}})
     summary["report"] = str(write_report(out))

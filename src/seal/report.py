@@ -15,7 +15,10 @@ from .config import ConfigError
 log = logging.getLogger(__name__)
 
 MODELS = (("eval-start", "starting model (aligned)"), ("eval-full", "fine-tuned on the full set"),
-          ("eval-random", "fine-tuned on a random fraction"), ("eval-seal", "fine-tuned on SEAL's selection"))
+          ("eval-random", "fine-tuned on a random fraction"), ("eval-seal", "fine-tuned on SEAL's selection"),
+          ("eval-seal-target", "fine-tuned on the target's own SEAL selection"))
+# Selection stages: the proxy's, and with `compare: [..., seal-target]` the target's own.
+SELECTORS = (("select", "proxy"), ("select-target", "target (own selector)"))
 
 
 @dataclass(kw_only=True)
@@ -41,7 +44,8 @@ def _short(text: str, n: int = 140) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[dict]) -> list[tuple[str, Path]]:
+def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[dict],
+           score_name: str = "score") -> list[tuple[str, Path]]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,7 +62,7 @@ def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[d
             values = [s["score"] for s in scores if labels.get(s["index"]) == (name == "harmful")]
             if values:
                 ax.hist(values, bins=edges, alpha=0.6, color=colour, label=f"{name} ({len(values)})")
-        ax.set_xlabel("score (learned logit; higher = keep)")
+        ax.set_xlabel(f"{score_name} (higher = keep)")
         ax.set_ylabel("samples")
         ax.set_title("Score distribution by known label")
         ax.legend()
@@ -87,6 +91,22 @@ def _plots(run: Path, scores: list[dict], labels: dict | None, train_log: list[d
         plt.close(fig)
         plots.append(("Selector training curves", out / "selector.png"))
     return plots
+
+
+def _overlap_text(a: list[dict], b: list[dict], keep: float) -> str:
+    """How alike two rankings of the same samples are: Spearman correlation, and the share of one's kept
+    fraction that the other keeps too."""
+    from scipy.stats import spearmanr
+
+    rank_a, rank_b = {r["id"]: r["rank"] for r in a}, {r["id"]: r["rank"] for r in b}
+    ids = sorted(set(rank_a) & set(rank_b))
+    n_keep = max(1, int(keep * len(ids) + 1e-9))
+    kept_a = set(sorted(ids, key=rank_a.get)[:n_keep])
+    kept_b = set(sorted(ids, key=rank_b.get)[:n_keep])
+    rho = spearmanr([rank_a[i] for i in ids], [rank_b[i] for i in ids])[0] if len(ids) > 1 else float("nan")
+    return (f"{len(ids)} samples ranked by both. Spearman correlation of the two rankings {rho:.3f}; of the "
+            f"{n_keep} samples each keeps, {len(kept_a & kept_b)} are kept by both "
+            f"({len(kept_a & kept_b) / n_keep:.1%}).")
 
 
 def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str, Path]]]:
@@ -126,14 +146,26 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
     labels_path = run_info.get("labels")
     labels = read_labels(labels_path) if labels_path and Path(labels_path).exists() else None
     keep = cfg.get("keep", 0.8)
-    if scores and labels:
-        det = detection_metrics(scores, labels, drop_fraction=1 - keep)
-        blocks.append(("h2", "How well the scores find the harmful samples"))
-        blocks.append(("table", (["samples", "harmful", "AUROC", "average precision",
-                                  f"harmful among the dropped {det['dropped']}", "harmful recall in dropped"],
-                                 [[det["samples"], det["harmful"], _fmt(det.get("auroc")),
-                                   _fmt(det.get("average_precision")), det["harmful_in_dropped"],
-                                   _fmt(det.get("harmful_recall_in_dropped"))]])))
+    selections = [(stage, who, _read_jsonl(run / stage / "scores.jsonl"), _read_json(run / stage / "manifest.json"))
+                  for stage, who in SELECTORS]
+    selections = [x for x in selections if x[2]]
+    if selections:
+        rows = []
+        for _, who, sc, man in selections:
+            man = man or {}
+            det = detection_metrics(sc, labels, drop_fraction=1 - keep) if labels else {}
+            rows.append([who, f"`{man.get('model', {}).get('name', '?')}`", len(sc), det.get("harmful", "-"),
+                         _fmt(det.get("auroc")), _fmt(det.get("average_precision")), det.get("harmful_in_dropped", "-"),
+                         _fmt(det.get("harmful_recall_in_dropped")), _fmt(man.get("wall_time_s"), 0),
+                         _fmt(man.get("peak_rss_mib"), 0), _fmt(man.get("peak_cuda_mib"), 0)])
+        n_drop = len(selections[0][2]) - max(1, int(keep * len(selections[0][2]) + 1e-9))
+        blocks.append(("h2", "How well the scores find the harmful samples" if labels else "Selection"))
+        blocks.append(("table", (["selector", "model", "samples", "harmful", "AUROC", "average precision",
+                                  f"harmful among the dropped {n_drop}", "harmful recall in dropped",
+                                  "selection wall s", "peak RSS MiB", "peak CUDA MiB"], rows)))
+    if len(selections) == 2:
+        blocks.append(("h2", "Proxy and target rankings"))
+        blocks.append(("p", _overlap_text(selections[0][2], selections[1][2], keep)))
     if scores:
         data_rows = {}
         data_path = cfg.get("data") or str(run / "mix" / "mix.jsonl")
@@ -154,7 +186,9 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
             blocks.append(("table", (["rank", "score", "label", "prompt", "response"], rows)))
 
     train_log = _read_jsonl(run / "select" / "train_log.jsonl")
-    plots = _plots(run, scores, labels, train_log)
+    score_kind = ((_read_json(run / "select" / "manifest.json") or {}).get("config") or {}).get("score")
+    plots = _plots(run, scores, labels, train_log, {"visit-gap": "score: minus the visit loss gap",
+                                                   "weights": "score: learned logit"}.get(score_kind, "score"))
     if evals:
         blocks.append(("h2", "Judges"))
         for name, agreement in evals[0][2].get("judges", {}).items():

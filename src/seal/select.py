@@ -25,7 +25,7 @@ from .checkpoint import load_state, prepare_out, restore_params, save_state, tra
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
 from .distributed import SINGLE, Shard, current_shard
-from .manifest import versions, write_json
+from .manifest import PeakMemory, versions, write_json
 from .models import (
     LoraSettings,
     adapter_parameters,
@@ -124,9 +124,11 @@ class SelectConfig:
                 "--model (smollm2), the adapter of `seal align` with its default settings, cached and shared with "
                 "seal run (made on first use: about 9 minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
-    score: str = field(default="weights", metadata={
-        "help": "what scores.jsonl ranks by: weights (the learned logits w) or visit-gap (Algorithm 1: minus the loss "
-                "gap l(theta) - l(theta_hat) at each sample's latest visit; docs/results.md has a measurement)",
+    score: str | None = field(default=None, metadata={
+        "help": "what scores.jsonl ranks by: visit-gap (default with algorithm 1: minus the loss gap "
+                "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
+                "measured against one final reference instead of a centre that moves during the run) or weights "
+                "(the learned logits w; default with algorithm 2). docs/selection-quality.md has the measurements",
         "choices": ("weights", "visit-gap")})
     signal_tokens: int = field(default=0, metadata={
         "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
@@ -401,7 +403,7 @@ def _num(x: torch.Tensor):
     return None if math.isnan(v) else round(v, 6)
 
 
-def write_outputs(run: _Run, started: str, wall: float) -> dict:
+def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = None) -> dict:
     """scores.jsonl, data_log.jsonl and manifest.json, written by process 0 alone; returns the manifest."""
     out = Path(run.cfg.out)
     models = _models(run)
@@ -417,7 +419,7 @@ def write_outputs(run: _Run, started: str, wall: float) -> dict:
         "steps": run.step, "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps,
         "finished": run.step >= run.total_steps,
         "versions": versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
-        "started": started, "wall_time_s": round(wall, 2), "processes": run.shard.world,
+        "started": started, "wall_time_s": round(wall, 2), "processes": run.shard.world, **(memory or {}),
     }
     if not run.shard.is_main:
         return manifest
@@ -478,7 +480,10 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
         elif value not in ("auto", "none", None):
             raise ConfigError("method seal-reference selects on the aligned model itself: pass it (merged, e.g. seal "
                               "align's RUN folder) as --model, without --safety-adapter")
-        return replace(cfg, model=model, safety_adapter=None, **REFERENCE, **_unset_filled(cfg, REFERENCE_DEFAULTS))
+        if cfg.score == "visit-gap":
+            raise ConfigError("method seal-reference ranks by its weights; score visit-gap needs algorithm 1")
+        return replace(cfg, model=model, safety_adapter=None, score="weights", **REFERENCE,
+                       **_unset_filled(cfg, REFERENCE_DEFAULTS))
     if value == "auto":
         uses = cfg.method in ("loss", "loss-gap", "gradient") or (cfg.method == "seal" and cfg.offset != "none")
         value = None
@@ -488,7 +493,8 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
             value = str(_aligned(cfg) / "adapter")
     value = None if value == "none" else value
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
-    preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch"}
+    preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch",
+              "score": "visit-gap" if cfg.algorithm == 1 and cfg.method == "seal" else "weights"}
     return replace(cfg, safety_adapter=value, **_unset_filled(cfg, preset))
 
 
@@ -511,13 +517,14 @@ def run_select(cfg: SelectConfig) -> dict:
     shard.barrier()
     t0 = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run = setup(cfg)
-    previous_wall = 0.0
-    if cfg.resume and load_checkpoint(run):
-        log.info("resumed at step %d of %d", run.step, run.total_steps)
-        if (out / "manifest.json").exists():
-            previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
-    train(run)
-    manifest = write_outputs(run, started, previous_wall + time.time() - t0)
+    with PeakMemory() as peak:
+        run = setup(cfg)
+        previous_wall = 0.0
+        if cfg.resume and load_checkpoint(run):
+            log.info("resumed at step %d of %d", run.step, run.total_steps)
+            if (out / "manifest.json").exists():
+                previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
+        train(run)
+    manifest = write_outputs(run, started, previous_wall + time.time() - t0, peak.as_dict())
     shard.barrier()
     return manifest

@@ -144,10 +144,11 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
 
 
 def run_pipeline(cfg: RunConfig) -> dict:
+    from .config import build, to_dict
     from .evaluate import EvaluateConfig, run_evaluate
     from .filter import FilterConfig, run_filter
     from .mix import MixConfig, run_mix
-    from .select import SelectConfig, run_select
+    from .select import SelectConfig, resolve_defaults, run_select
     from .train import FinetuneConfig, run_finetune
 
     out = Path(cfg.out)
@@ -185,7 +186,9 @@ def run_pipeline(cfg: RunConfig) -> dict:
         if cfg.align and _offset_selection(cfg.select) and (Path(aligned) / "adapter" / "adapter_config.json").exists():
             settings.update(model=base, safety_adapter=str(Path(aligned) / "adapter"))
         settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
-        return stages.run(stage, {"select": settings, "upstream": [aligned_key, data_key],
+        # the key holds every resolved setting, so a changed default of seal select reruns the stage
+        resolved = to_dict(resolve_defaults(build(SelectConfig, {**settings, "out": ""})))
+        return stages.run(stage, {"select": settings, "resolved": resolved, "upstream": [aligned_key, data_key],
                                   "safe": _fingerprint(cfg.safe)},
                           lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,
                                                                     progress=cfg.progress, **settings)))

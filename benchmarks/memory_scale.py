@@ -4,7 +4,8 @@ For each N: a synthetic JSONL of N prompt/response pairs (seeded random words, a
 then, in a fresh process, seal's data layer reads and tokenises it with the SmolLM2 tokenizer
 (`load_and_encode`, what `seal select` does), the selector's O(N) state is allocated (logits w, last losses,
 latest signals) and a scores file is written. Printed: the peak RSS (VmHWM) of that process and the RSS held
-after loading, in MiB.
+after loading, in MiB, and whether the token store went to a memory-mapped file (it does past
+`TokenStore.SPILL_TOKENS` tokens; its pages are file-backed, read in as batches need them and reclaimable).
 
     python benchmarks/memory_scale.py --sizes 10000 100000        # add 1000000 for the 1M point (slow)
 """
@@ -39,11 +40,12 @@ t_load = time.time() - t0
 n = len(encoded)
 state = [torch.zeros(n), torch.full((n,), math.nan), torch.full((n,), math.nan), torch.full((n,), math.nan)]
 held = rss("VmRSS") - base
-tokens = sum(len(e) for e in encoded)
+tokens = encoded.n_tokens
 write_scores(out, ({"id": e.id, "index": e.index, "score": 0.0, "weight": 1.0, "rank": r + 1, "loss": None}
                    for r, e in enumerate(encoded)))
 print(json.dumps({"samples": n, "tokens": tokens, "load_s": round(t_load, 1), "held_mib": round(held, 1),
-                  "peak_mib": round(rss("VmHWM"), 1), "tokenizer_mib": round(base, 1)}))
+                  "peak_mib": round(rss("VmHWM"), 1), "tokenizer_mib": round(base, 1),
+                  "spilled": encoded.spilled}))
 """
 
 
@@ -67,8 +69,9 @@ def main() -> int:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print("| samples | tokens | load + tokenise (s) | held after loading (MiB) | peak RSS (MiB) | bytes/token held |")
-    print("|---|---|---|---|---|---|")
+    print("| samples | tokens | load + tokenise (s) | held after loading (MiB) | peak RSS (MiB) | bytes/token held "
+          "| tokens on disk |")
+    print("|---|---|---|---|---|---|---|")
     for n in args.sizes:
         data = out / f"synthetic-{n}-{args.words}.jsonl"
         if not data.exists():
@@ -78,7 +81,8 @@ def main() -> int:
                              capture_output=True, text=True, check=True)
         r = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"| {r['samples']:,} | {r['tokens']:,} | {r['load_s']} | {r['held_mib']:.0f} | {r['peak_mib']:.0f} | "
-              f"{r['held_mib'] * 2**20 / r['tokens']:.1f} |  ({time.time() - t0:.0f} s)", flush=True)
+              f"{r['held_mib'] * 2**20 / r['tokens']:.1f} | {'yes' if r['spilled'] else 'no'} |  "
+              f"({time.time() - t0:.0f} s)", flush=True)
     return 0
 
 

@@ -90,3 +90,37 @@ def test_response_only_projection_matches_the_full_logits(tiny_model):
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
     expected = nll.sum(1) / (targets != -100).sum(1)
     assert torch.allclose(per_sample_loss(model, batch), expected, atol=1e-5)
+
+
+def test_token_store_spilled_to_disk_equals_the_samples_in_memory(tiny_model, tmp_path):
+    """load_and_encode streams rows into a TokenStore: the same samples, sorted by id, whether the tokens stay in
+    memory or go to a memory-mapped file; a malformed row skipped, a duplicate dropped, rows counted."""
+    import json
+
+    import numpy as np
+
+    from seal.tokenization import TokenStore, load_and_encode
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    rows = [{"prompt": f"what is {i} plus 2 ?", "response": f"the answer is {i + 2} ."} for i in range(40)]
+    rows += [rows[3], {"prompt": "no response field"}]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store, report = load_and_encode(str(path), tok, on_error="skip")
+    assert isinstance(store, TokenStore) and not store.spilled and len(store) == 40
+    assert report.rows == 42 and report.counts() == {"duplicate": 1, "malformed": 1}
+    ids = [e.id for e in store]
+    assert ids == sorted(ids)
+
+    samples = [sample(r["prompt"], r["response"], i) for i, r in enumerate(rows[:40])]
+    reference = sorted(encode_all(tok, samples, DataReport("d", "jsonl", "prompt_response", 40), max_length=512),
+                       key=lambda e: e.id)
+    spilled = TokenStore.of(reversed(reference), spill_tokens=50, spill_dir=str(tmp_path))
+    assert spilled.spilled and not list(tmp_path.glob("seal-tokens-*"))   # mapped, file already unlinked
+    for a, b, c in zip(store, spilled, reference, strict=True):
+        assert a.id == b.id == c.id and a.index == b.index == c.index and a.n_prompt == b.n_prompt == c.n_prompt
+        assert np.array_equal(a.tokens, c.tokens) and np.array_equal(b.tokens, c.tokens)
+    assert spilled.n_tokens == sum(len(e) for e in reference)
+    assert [e.id for e in spilled[-3:]] == ids[-3:] and len(spilled + [reference[0]]) == 41
+    batch = Collator(tok.pad_token_id)([spilled[0], spilled[5]])
+    assert torch.equal(batch["input_ids"], Collator(tok.pad_token_id)([reference[0], reference[5]])["input_ids"])

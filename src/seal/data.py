@@ -18,7 +18,9 @@ import shutil
 import tempfile
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 FORMATS = ("jsonl", "json", "csv", "parquet", "hf")
@@ -156,9 +158,9 @@ def _resolve(path: Path, fmt: str | None) -> tuple[Path, str]:
     return path, fmt
 
 
-def _read_jsonl(path: Path) -> list[Record]:
-    rows = []
+def _iter_jsonl(path: Path) -> Iterator[Record]:
     with _open_text(path) as f:
+        n = 0
         for line_no, text in enumerate(f, start=1):
             if not text.strip():
                 continue
@@ -168,11 +170,12 @@ def _read_jsonl(path: Path) -> list[Record]:
                 raise DataError(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno}). Each line "
                                 "must hold one JSON object; fix the line, or if the file is one JSON "
                                 "document name it .json or pass --format json.") from None
-            rows.append((line_no, obj))
-    return [Record(i, ln, obj) for i, (ln, obj) in enumerate(rows)]
+            yield Record(n, line_no, obj)
+            n += 1
 
 
-def _read_json(path: Path) -> list[Record]:
+def _iter_json(path: Path) -> Iterator[Record]:
+    """A JSON document is parsed whole (it has no row boundaries to stream on)."""
     with _open_text(path) as f:
         try:
             obj = json.load(f)
@@ -187,11 +190,12 @@ def _read_json(path: Path) -> list[Record]:
         obj = obj[lists[0]]
     if not isinstance(obj, list):
         raise DataError(f"{path}: expected a JSON list of records, got {type(obj).__name__}.")
-    return [Record(i, i + 1, row) for i, row in enumerate(obj)]
+    for i, row in enumerate(obj):
+        yield Record(i, i + 1, row)
 
 
-def _read_csv(path: Path) -> list[Record]:
-    records = []
+def _iter_csv(path: Path) -> Iterator[Record]:
+    n = 0
     with _open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -203,11 +207,22 @@ def _read_csv(path: Path) -> list[Record]:
             if len(row) != len(header):
                 raise DataError(f"{path}:{start}: row has {len(row)} fields but the header has "
                                 f"{len(header)}. Check the quoting of fields with commas or newlines.")
-            records.append(Record(len(records), start, dict(zip(header, row, strict=True))))
-    return records
+            yield Record(n, start, dict(zip(header, row, strict=True)))
+            n += 1
 
 
-def _read_hf(path: Path) -> list[Record]:
+def _iter_parquet(path: Path) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    n = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            yield Record(n, n + 1, row)
+            n += 1
+
+
+def _iter_hf(path: Path) -> Iterator[Record]:
+    """A saved Hugging Face dataset (Arrow, memory-mapped), read in slices."""
     import datasets
 
     ds = datasets.load_from_disk(str(path))
@@ -220,31 +235,40 @@ def _read_hf(path: Path) -> list[Record]:
         else:
             raise DataError(f"{path}: dataset has splits {', '.join(splits)} and no 'train' split. "
                             "Save the split you want with save_to_disk and pass that folder.")
-    return [Record(i, i + 1, row) for i, row in enumerate(ds.to_list())]
+    for start in range(0, len(ds), 4096):
+        for i, row in enumerate(_rows_of(ds[start:start + 4096]), start):  # a slice is a dict of columns
+            yield Record(i, i + 1, row)
+
+
+def _rows_of(columns: dict) -> list[dict]:
+    keys = list(columns)
+    return [dict(zip(keys, values, strict=True)) for values in zip(*(columns[k] for k in keys), strict=True)]
+
+
+def iter_records(path, fmt: str | None = None) -> tuple[Iterator[Record], str, Path]:
+    """The rows of ``path`` (or ``builtin:NAME``) one at a time, without holding the file's rows in memory (JSONL,
+    CSV, Parquet, saved HF datasets; a .json document is parsed whole). Returns (rows, format, source path); the
+    rows raise DataError for a row that is not an object, and for a file with no rows once it is read."""
+    src, fmt = _resolve(Path(_builtin(path)), fmt)
+    readers = {"jsonl": _iter_jsonl, "json": _iter_json, "csv": _iter_csv, "parquet": _iter_parquet}
+
+    def checked() -> Iterator[Record]:
+        n = 0
+        for rec in readers.get(fmt, _iter_hf)(src):
+            if not isinstance(rec.raw, dict):
+                raise DataError(f"{_where(src, rec, fmt)}: expected an object (a dict of fields), got "
+                                f"{type(rec.raw).__name__}.")
+            n += 1
+            yield rec
+        if not n:
+            raise DataError(f"{src}: no rows found (empty file?). Check that the file holds data.")
+    return checked(), fmt, src
 
 
 def read_records(path, fmt: str | None = None) -> tuple[list[Record], str]:
     """Read every row of ``path`` (or ``builtin:NAME``); returns the records and the format used."""
-    src, fmt = _resolve(Path(_builtin(path)), fmt)
-    if fmt == "jsonl":
-        records = _read_jsonl(src)
-    elif fmt == "json":
-        records = _read_json(src)
-    elif fmt == "csv":
-        records = _read_csv(src)
-    elif fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        records = [Record(i, i + 1, r) for i, r in enumerate(pq.read_table(src).to_pylist())]
-    else:
-        records = _read_hf(src)
-    if not records:
-        raise DataError(f"{src}: no rows found (empty file?). Check that the file holds data.")
-    for rec in records:
-        if not isinstance(rec.raw, dict):
-            raise DataError(f"{_where(src, rec, fmt)}: expected an object (a dict of fields), got "
-                            f"{type(rec.raw).__name__}.")
-    return records, fmt
+    rows, fmt, _ = iter_records(path, fmt)
+    return list(rows), fmt
 
 
 def _where(path, rec: Record, fmt: str) -> str:
@@ -391,57 +415,82 @@ def _shape_from_fields(fields: dict) -> str | None:
     return "messages" if "messages" in fields else None
 
 
-def _read_with_fields(path, fields: dict | None, fmt: str | None):
-    """Check field overrides, resolve builtin: names and read the rows: (fields, source path, records, format)."""
+def _check_fields(path, fields: dict | None) -> dict:
     fields = dict(fields or {})
     unknown = set(fields) - set(FIELD_NAMES)
     if unknown:
         raise DataError(f"{path}: unknown field override(s) {', '.join(sorted(unknown))}; "
                         f"known: {', '.join(FIELD_NAMES)}.")
+    return fields
+
+
+def _read_with_fields(path, fields: dict | None, fmt: str | None):
+    """Check field overrides, resolve builtin: names and read the rows: (fields, source path, records, format)."""
+    fields = _check_fields(path, fields)
     src, fmt = _resolve(Path(_builtin(path)), fmt)
     records, fmt = read_records(src, fmt)
     return fields, src, records, fmt
 
 
-def load_samples(path, *, shape=None, fields: dict | None = None, on_error="raise",
-                 fmt=None) -> tuple[list[Sample], list[Record], DataReport]:
-    """Read ``path`` and return the kept samples, all records, and a report of dropped rows.
+def iter_samples(path, *, shape=None, fields: dict | None = None, on_error="raise",
+                 fmt=None) -> tuple[Iterator[tuple[Record, Sample | None]], DataReport]:
+    """The rows of ``path`` one at a time, each with its sample (None for a dropped row, recorded in the report),
+    holding only the ids seen so far (for duplicates): what tokenising a large file needs. The shape is detected
+    from the first rows, as load_samples does; the report's row count is complete once the rows are consumed.
 
     ``on_error="raise"`` raises :class:`DataError` on the first malformed row; ``"skip"`` drops it
     with reason ``"malformed"``. Empty prompts/responses and duplicates are always dropped.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    fields, src, records, fmt = _read_with_fields(path, fields, fmt)
-    shape = shape or _shape_from_fields(fields) or detect_shape(records, src)
-    parse = _make_parser(shape, records, fields)
-    report = DataReport(path=str(path), format=fmt, shape=shape, rows=len(records))
-    samples: list[Sample] = []
-    seen: dict[str, Record] = {}
+    fields = _check_fields(path, fields)
+    rows, fmt, src = iter_records(path, fmt)
+    head = list(islice(rows, 10))  # shape and field names come from the first rows (_keys); no rows: DataError
+    shape = shape or _shape_from_fields(fields) or detect_shape(head, src)
+    parse = _make_parser(shape, head, fields)
+    report = DataReport(path=str(path), format=fmt, shape=shape, rows=0)
 
     def drop(rec, sid, reason, detail):
         report.dropped.append({"index": rec.index, "line": rec.line, "id": sid,
                                "reason": reason, "detail": detail})
 
-    for rec in records:
-        try:
-            prompt, response = parse(rec.raw)
-        except _Malformed as e:
-            if on_error == "raise":
-                raise DataError(f"{_where(src, rec, fmt)}: {e}") from None
-            drop(rec, None, "malformed", str(e))
-            continue
-        sid = sample_id(prompt, response)
-        if not response.strip():
-            drop(rec, sid, "empty_response", "response is empty or whitespace")
-        elif not prompt[-1]["content"].strip():
-            drop(rec, sid, "empty_prompt", "prompt (last user message) is empty or whitespace")
-        elif sid in seen:
-            first = seen[sid]
-            drop(rec, sid, "duplicate", f"same as row {first.index} (line {first.line})")
-        else:
-            seen[sid] = rec
-            samples.append(Sample(sid, rec.index, rec.line, prompt, response))
+    def stream():
+        seen: dict[str, tuple[int, int]] = {}   # id -> (row index, line) of its first occurrence
+        for rec in chain(head, rows):
+            report.rows += 1
+            try:
+                prompt, response = parse(rec.raw)
+            except _Malformed as e:
+                if on_error == "raise":
+                    raise DataError(f"{_where(src, rec, fmt)}: {e}") from None
+                drop(rec, None, "malformed", str(e))
+                yield rec, None
+                continue
+            sid = sample_id(prompt, response)
+            sample = None
+            if not response.strip():
+                drop(rec, sid, "empty_response", "response is empty or whitespace")
+            elif not prompt[-1]["content"].strip():
+                drop(rec, sid, "empty_prompt", "prompt (last user message) is empty or whitespace")
+            elif sid in seen:
+                drop(rec, sid, "duplicate", f"same as row {seen[sid][0]} (line {seen[sid][1]})")
+            else:
+                seen[sid] = (rec.index, rec.line)
+                sample = Sample(sid, rec.index, rec.line, prompt, response)
+            yield rec, sample
+    return stream(), report
+
+
+def load_samples(path, *, shape=None, fields: dict | None = None, on_error="raise",
+                 fmt=None) -> tuple[list[Sample], list[Record], DataReport]:
+    """Read ``path`` and return the kept samples, all records, and a report of dropped rows (iter_samples, kept
+    in memory)."""
+    rows, report = iter_samples(path, shape=shape, fields=fields, on_error=on_error, fmt=fmt)
+    samples, records = [], []
+    for rec, sample in rows:
+        records.append(rec)
+        if sample is not None:
+            samples.append(sample)
     return samples, records, report
 
 

@@ -28,6 +28,9 @@ Length policy (`max_length`, default 512 tokens)
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,9 +111,8 @@ def encode(tokenizer, sample, max_length: int, length_policy: str = "truncate") 
     return Encoded.of(sample.id, sample.index, p, r), note
 
 
-def encode_all(tokenizer, samples, report, max_length: int = 512, length_policy: str = "truncate") -> list[Encoded]:
-    """Tokenise samples, recording every truncated or dropped one in `report` (a data.DataReport)."""
-    out = []
+def _encode_each(tokenizer, samples, report, max_length: int, length_policy: str):
+    """Tokenise samples one at a time, recording every truncated or dropped one in `report` (a data.DataReport)."""
     for s in samples:
         enc, note = encode(tokenizer, s, max_length, length_policy)
         row = {"index": s.index, "line": s.line, "id": s.id, "detail": note}
@@ -119,8 +121,111 @@ def encode_all(tokenizer, samples, report, max_length: int = 512, length_policy:
         else:
             if note:
                 report.truncated.append({**row, "reason": "truncated"})
-            out.append(enc)
-    return out
+            yield enc
+
+
+def encode_all(tokenizer, samples, report, max_length: int = 512, length_policy: str = "truncate") -> list[Encoded]:
+    """Tokenise samples, recording every truncated or dropped one in `report` (a data.DataReport)."""
+    return list(_encode_each(tokenizer, samples, report, max_length, length_policy))
+
+
+class TokenStore(Sequence):
+    """Encoded samples in flat arrays, sorted by id: every token in one int32 array, and per sample its offset,
+    prompt length, row index and id (about 4 bytes a token plus 80 bytes a sample, against a Python object per
+    sample). Once more than `spill_tokens` tokens have been added, the tokens go to a temporary file that is then
+    memory-mapped, so host memory stays bounded however large the data (the operating system pages the tokens in
+    as batches read them). Indexing gives an Encoded (its tokens a view); slicing and `+` give lists."""
+
+    SPILL_TOKENS = 1 << 24   # 64 MB of int32 tokens held in memory before spilling to disk
+
+    def __init__(self, spill_tokens: int | None = None, spill_dir: str | None = None):
+        self._spill_tokens = self.SPILL_TOKENS if spill_tokens is None else spill_tokens
+        self._spill_dir = spill_dir
+        self._pending: list[np.ndarray] = []
+        self._n_pending = 0
+        self._file = None
+        self._lengths: list[int] = []
+        self._n_prompt: list[int] = []
+        self._index: list[int] = []
+        self._ids: list[str] = []
+        self._tokens: np.ndarray | None = None
+
+    def add(self, enc: Encoded) -> None:
+        self._pending.append(enc.tokens)
+        self._n_pending += len(enc.tokens)
+        self._lengths.append(len(enc.tokens))
+        self._n_prompt.append(enc.n_prompt)
+        self._index.append(enc.index)
+        self._ids.append(enc.id)
+        if self._n_pending > self._spill_tokens:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._file is None:
+            fd, path = tempfile.mkstemp(prefix="seal-tokens-", suffix=".i32", dir=self._spill_dir)
+            self._file, self._path = os.fdopen(fd, "wb"), path
+        for t in self._pending:
+            self._file.write(np.ascontiguousarray(t, dtype=np.int32).tobytes())
+        self._pending, self._n_pending = [], 0
+
+    def finish(self) -> TokenStore:
+        """Freeze: sort by id and map the spilled tokens (the file is unlinked once mapped)."""
+        lengths = np.asarray(self._lengths, dtype=np.int64)
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if self._file is not None:
+            self._flush()
+            self._file.close()
+            self._tokens = np.memmap(self._path, dtype=np.int32, mode="r") if offsets[-1] else np.zeros(0, np.int32)
+            try:
+                os.unlink(self._path)   # the mapping keeps the data until it is closed
+            except OSError:
+                pass
+        else:
+            self._tokens = np.concatenate(self._pending) if self._pending else np.zeros(0, np.int32)
+        self._pending = []
+        ids = np.asarray(self._ids)
+        order = np.argsort(ids, kind="stable")
+        self._order_ids = ids[order]
+        self._start, self._end = offsets[:-1][order], offsets[1:][order]
+        self._np_prompt = np.asarray(self._n_prompt, dtype=np.int32)[order]
+        self._np_index = np.asarray(self._index, dtype=np.int64)[order]
+        del self._lengths, self._n_prompt, self._index, self._ids
+        return self
+
+    @classmethod
+    def of(cls, items: Iterable[Encoded], **kw) -> TokenStore:
+        store = cls(**kw)
+        for e in items:
+            store.add(e)
+        return store.finish()
+
+    @property
+    def spilled(self) -> bool:
+        return isinstance(self._tokens, np.memmap)
+
+    @property
+    def n_tokens(self) -> int:
+        return int((self._end - self._start).sum())
+
+    def __len__(self) -> int:
+        return len(self._order_ids)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return Encoded(str(self._order_ids[i]), int(self._np_index[i]),
+                       self._tokens[self._start[i]:self._end[i]], int(self._np_prompt[i]))
+
+    def __add__(self, other) -> list:
+        return list(self) + list(other)
+
+    def __radd__(self, other) -> list:
+        return list(other) + list(self)
 
 
 class Collator:
@@ -149,11 +254,12 @@ def load_and_encode(path, tokenizer, *, shape=None, fields=None, fmt=None, max_l
     import logging
 
     from .config import ConfigError
-    from .data import load_samples
+    from .data import iter_samples
 
-    samples, _, report = load_samples(path, shape=shape, fields=fields, on_error=on_error, fmt=fmt)
-    encoded = encode_all(tokenizer, samples, report, max_length, length_policy)
-    if not encoded:
+    rows, report = iter_samples(path, shape=shape, fields=fields, on_error=on_error, fmt=fmt)
+    samples = (sample for _, sample in rows if sample is not None)  # rows are read as they are tokenised
+    encoded = TokenStore.of(_encode_each(tokenizer, samples, report, max_length, length_policy))
+    if not len(encoded):
         raise ConfigError(f"{path}: no usable samples in the {name} set ({report.summary()})")
     logging.getLogger(__name__).info("%s set: %s", name, report.summary())
-    return sorted(encoded, key=lambda e: e.id), report
+    return encoded, report

@@ -37,7 +37,7 @@ def run_variant(args) -> dict:
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
                        batch_size=args.batch_size, safe_batch_size=args.safe_batch_size, max_length=args.max_length,
                        algorithm=1 if args.variant == "alg1" else 2, overwrite=True, progress=False,
-                       device=args.device)
+                       device=args.device, lora_layers=args.lora_layers if args.variant != "plain-all" else None)
     run = setup(cfg)
     cuda = run.device.type == "cuda"
     tokens = sum(len(e) for e in run.encoded)
@@ -45,7 +45,7 @@ def run_variant(args) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    if args.variant == "plain":
+    if args.variant in ("plain", "plain-all"):
         # One plain LoRA epoch: the same adapter, optimizer, batches and loss, no safe set, no weights.
         for idx in epoch_batches(len(run.encoded), cfg.batch_size, cfg.seed, 0):
             for mb in micro_batches([run.encoded[i] for i in idx.tolist()], cfg.batch_size):
@@ -75,6 +75,8 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--out", default="/tmp/seal-bench-select")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
+    ap.add_argument("--lora-layers", type=int, help="train LoRA in the top N layers only (every variant; a plain "
+                    "epoch with LoRA in every layer is measured too, as the reference)")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--safe-batch-size", type=int, default=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -86,9 +88,9 @@ def main() -> None:
     resolve_model(args.model)  # convert/cache the embedded model once, outside the timings
     base = [sys.executable, __file__, "--model", args.model, "--data", args.data, "--safe", args.safe,
             "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out,
-            "--device", args.device]
-    plan = [("plain", args.batch_size)] + [(v, int(s)) for s in args.safe_batch_sizes.split(",")
-                                           for v in ("alg2", "alg1")]
+            "--device", args.device] + (["--lora-layers", str(args.lora_layers)] if args.lora_layers else [])
+    plan = [("plain", args.batch_size)] + ([("plain-all", args.batch_size)] if args.lora_layers else [])
+    plan += [(v, int(s)) for s in args.safe_batch_sizes.split(",") for v in ("alg2", "alg1")]
     results = []
     for variant, sbs in plan:
         proc = subprocess.run(base + ["--variant", variant, "--safe-batch-size", str(sbs)],
@@ -100,16 +102,18 @@ def main() -> None:
         print(json.dumps(results[-1]), flush=True)
     if not results or results[0]["variant"] != "plain":
         sys.exit("the plain LoRA epoch failed; no ratios to print")
-    plain = results[0]["wall_s"]
-    print(f"\n{'variant':<8} {'safe batch':>10} {'steps':>6} {'wall s':>8} {'s/step':>7} {'tok/s':>7} "
+    # the reference: a plain LoRA epoch in every layer (what seal finetune runs by default)
+    plain = next((r["wall_s"] for r in results if r["variant"] == "plain-all"), results[0]["wall_s"])
+    print(f"\n{'variant':<9} {'safe batch':>10} {'steps':>6} {'wall s':>8} {'s/step':>7} {'tok/s':>7} "
           f"{'peak MB':>8} {'CUDA MB':>8} {'x plain':>8}")
     for r in results:
-        sbs = "-" if r["variant"] == "plain" else r["safe_batch_size"]
-        print(f"{r['variant']:<8} {sbs:>10} {r['steps']:>6} {r['wall_s']:>8.1f} {r['s_per_step']:>7.2f} "
+        sbs = "-" if r["variant"].startswith("plain") else r["safe_batch_size"]
+        print(f"{r['variant']:<9} {sbs:>10} {r['steps']:>6} {r['wall_s']:>8.1f} {r['s_per_step']:>7.2f} "
               f"{r['tokens_per_s']:>7.0f} {r['peak_rss_mb']:>8.0f} {r['peak_cuda_mb'] or 0:>8.0f} "
               f"{r['wall_s'] / plain:>8.2f}")
     print(f"\nmodel {args.model}, {results[0]['samples']} samples, batch {args.batch_size}, "
-          f"max_length {args.max_length}, {results[0]['threads']} torch threads, device {results[0]['device']}")
+          f"max_length {args.max_length}, {results[0]['threads']} torch threads, device {results[0]['device']}, "
+          f"LoRA layers {args.lora_layers or 'all'} (x plain: against plain LoRA in every layer)")
 
 
 if __name__ == "__main__":

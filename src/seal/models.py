@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -208,10 +209,33 @@ def add_lora(model, settings: LoraSettings, adapter_names: tuple[str, ...] = ("d
     return peft_model
 
 
+def train_top_layers(peft_model, top: int) -> int:
+    """Freeze every LoRA parameter below the top `top` transformer layers (of every adapter, a loaded safety
+    adapter's too), so that the backward pass stops at the lowest trainable layer: the lower layers only ever run
+    forward. Layers are found by the `.layers.N.` in parameter names (Llama, Gemma, Qwen, Mistral ...). Returns
+    the number of frozen parameters; use_adapter and adapter_parameters respect the freeze."""
+    n_layers = getattr(peft_model.config, "num_hidden_layers", None) or getattr(
+        getattr(peft_model.config, "text_config", None), "num_hidden_layers", None)
+    if not n_layers or not 1 <= top <= n_layers:
+        raise ValueError(f"lora_layers must be between 1 and the model's {n_layers} layers, got {top}")
+    frozen = set()
+    for n, p in peft_model.named_parameters():
+        m = re.search(r"\.layers\.(\d+)\.", n)
+        if "lora_" in n and m and int(m.group(1)) < n_layers - top:
+            p.requires_grad = False
+            frozen.add(n)
+    if not frozen and top < n_layers:
+        raise ValueError("lora_layers: no LoRA parameter names a layer (.layers.N.); this architecture is not "
+                         "supported, leave lora_layers unset")
+    peft_model.seal_frozen = frozen
+    return len(frozen)
+
+
 def adapter_parameters(peft_model, adapter: str) -> list[torch.nn.Parameter]:
-    """The trainable LoRA parameters that belong to one named adapter."""
+    """The trainable LoRA parameters that belong to one named adapter (not those train_top_layers froze)."""
     suffix = f".{adapter}."
-    return [p for n, p in peft_model.named_parameters() if "lora_" in n and suffix in n + "."]
+    frozen = getattr(peft_model, "seal_frozen", ())
+    return [p for n, p in peft_model.named_parameters() if "lora_" in n and suffix in n + "." and n not in frozen]
 
 
 def adapter_state(peft_model, adapter: str) -> dict[str, torch.Tensor]:
@@ -224,9 +248,10 @@ def use_adapter(peft_model, adapter: str | list[str], trainable: str | None = No
     trainable unless `trainable` names the only one that should receive gradients."""
     peft_model.base_model.set_adapter(adapter)
     suffix = f".{trainable}."
+    frozen = getattr(peft_model, "seal_frozen", ())
     for n, p in peft_model.named_parameters():
         if "lora_" in n:
-            p.requires_grad = trainable is None or suffix in n + "."
+            p.requires_grad = (trainable is None or suffix in n + ".") and n not in frozen
 
 
 def per_sample_loss(model, batch: dict[str, torch.Tensor], first_tokens: int = 0) -> torch.Tensor:

@@ -36,6 +36,7 @@ from .models import (
     per_sample_loss,
     pick_device,
     resolve_model,
+    train_top_layers,
     use_adapter,
 )
 from .scores import ranked, write_scores
@@ -78,6 +79,9 @@ class SelectConfig:
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"], metadata={
         "help": "modules to adapt (comma-separated), or all-linear"})
+    lora_layers: int | None = field(default=None, metadata={
+        "help": "train LoRA in the top N transformer layers only (the safety adapter's lower layers stay as they "
+                "are): the backward pass stops at layer L-N, so steps are faster; default: every layer"})
     lr: float | None = field(default=None, metadata={
         "help": "learning rate of theta and theta_hat (AdamW); default: the preset (see PRESETS)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
@@ -164,6 +168,8 @@ class SelectConfig:
         for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lora_layers is not None and (self.lora_layers < 1 or self.finetuning != "lora"):
+            raise ConfigError("lora_layers needs finetuning lora and a number of layers >= 1")
         if self.micro_batch_size is not None and not 1 <= self.micro_batch_size <= self.batch_size:
             raise ConfigError("micro_batch_size must be between 1 and batch_size")
         if not 0.0 <= self.gamma_start <= 1.0 or not 0.0 <= self.gamma_end <= 1.0:
@@ -228,6 +234,8 @@ def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
             model = model.to(device)
         else:
             model = add_lora(model, settings, names).to(device)
+        if cfg.lora_layers:
+            train_top_layers(model, cfg.lora_layers)
 
         def make(name, stacked_on=None):
             def losses(batch):

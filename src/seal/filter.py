@@ -46,6 +46,12 @@ class FilterConfig:
             raise ConfigError(f"--keep must be a fraction in (0, 1], got {self.keep}")
 
 
+def n_kept(keep: float, n: int) -> int:
+    """How many of n samples a keep fraction keeps (at least one): the count seal filter, seal run's random
+    subset and the report all use."""
+    return max(1, math.floor(keep * n + 1e-9))
+
+
 def run_filter(cfg: FilterConfig) -> dict:
     """Apply a scores file to a dataset; returns counts of what was kept, dropped and why."""
     samples, records, report = load_samples(cfg.data, shape=cfg.shape, fields=parse_fields(cfg.fields),
@@ -71,7 +77,7 @@ def run_filter(cfg: FilterConfig) -> dict:
         write_records(rows, cfg.out, fmt)
         return {"rows": report.rows, "written": len(rows), "dropped": report.counts(), "mode": "weights", **extra}
     order = ranked([s.id for s in samples], [scores[s.id]["score"] for s in samples])
-    n_keep = max(1, math.floor(cfg.keep * len(samples) + 1e-9))
+    n_keep = n_kept(cfg.keep, len(samples))
     kept = [samples[i] for i in order[:n_keep]] + (unscored if cfg.unscored == "keep" else [])
     kept.sort(key=lambda s: s.index)  # keep the input's row order
     write_records([raw[s.index] for s in kept], cfg.out, fmt)

@@ -146,7 +146,7 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
 def run_pipeline(cfg: RunConfig) -> dict:
     from .config import build, to_dict
     from .evaluate import EvaluateConfig, run_evaluate
-    from .filter import FilterConfig, run_filter
+    from .filter import FilterConfig, n_kept, run_filter
     from .mix import MixConfig, run_mix
     from .select import SelectConfig, resolve_defaults, run_select
     from .train import FinetuneConfig, run_finetune
@@ -205,8 +205,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
             raw = {r.index: r.raw for r in records}
             rows = [raw[s.index] for s in samples]
             write_records(rows, d / "full.jsonl", "jsonl")
-            n_keep = max(1, int(cfg.keep * len(rows) + 1e-9))
-            chosen = sorted(random.Random(f"{cfg.seed}:random").sample(range(len(rows)), n_keep))
+            chosen = sorted(random.Random(f"{cfg.seed}:random").sample(range(len(rows)), n_kept(cfg.keep, len(rows))))
             write_records([rows[i] for i in chosen], d / "random.jsonl", "jsonl")
         for name, stage in (("seal", "select"), ("seal-target", "select-target")):
             if name in cfg.compare:

@@ -98,9 +98,11 @@ def _overlap_text(a: list[dict], b: list[dict], keep: float) -> str:
     fraction that the other keeps too."""
     from scipy.stats import spearmanr
 
+    from .filter import n_kept
+
     rank_a, rank_b = {r["id"]: r["rank"] for r in a}, {r["id"]: r["rank"] for r in b}
     ids = sorted(set(rank_a) & set(rank_b))
-    n_keep = max(1, int(keep * len(ids) + 1e-9))
+    n_keep = n_kept(keep, len(ids))
     kept_a = set(sorted(ids, key=rank_a.get)[:n_keep])
     kept_b = set(sorted(ids, key=rank_b.get)[:n_keep])
     rho = spearmanr([rank_a[i] for i in ids], [rank_b[i] for i in ids])[0] if len(ids) > 1 else float("nan")
@@ -150,15 +152,17 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
                   for stage, who in SELECTORS]
     selections = [x for x in selections if x[2]]
     if selections:
+        from .filter import n_kept
+
         rows = []
-        for _, who, sc, man in selections:
+        dets = [detection_metrics(sc, labels, drop_fraction=1 - keep) if labels else {} for _, _, sc, _ in selections]
+        for (_, who, sc, man), det in zip(selections, dets):
             man = man or {}
-            det = detection_metrics(sc, labels, drop_fraction=1 - keep) if labels else {}
             rows.append([who, f"`{man.get('model', {}).get('name', '?')}`", len(sc), det.get("harmful", "-"),
                          _fmt(det.get("auroc")), _fmt(det.get("average_precision")), det.get("harmful_in_dropped", "-"),
                          _fmt(det.get("harmful_recall_in_dropped")), _fmt(man.get("wall_time_s"), 0),
                          _fmt(man.get("peak_rss_mib"), 0), _fmt(man.get("peak_cuda_mib"), 0)])
-        n_drop = len(selections[0][2]) - max(1, int(keep * len(selections[0][2]) + 1e-9))
+        n_drop = dets[0]["dropped"] if labels else len(selections[0][2]) - n_kept(keep, len(selections[0][2]))
         blocks.append(("h2", "How well the scores find the harmful samples" if labels else "Selection"))
         blocks.append(("table", (["selector", "model", "samples", "harmful", "AUROC", "average precision",
                                   f"harmful among the dropped {n_drop}", "harmful recall in dropped",

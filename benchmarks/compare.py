@@ -29,13 +29,12 @@ LABEL_FREE_BASELINES = ("loss", "loss-gap", "keyword", "embedding", "dsir", "gra
 # A child process runs one `seal select` and records its own peak memory: VmHWM of its address space (ru_maxrss
 # would carry the parent's peak over the fork/exec).
 _CHILD = """
-import json, re, sys, time
-from pathlib import Path
+import json, sys, time
 from seal.cli import main
+from seal.manifest import process_peak_rss_mib
 t0 = time.time()
 rc = main(sys.argv[2:])
-hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
-json.dump({"rc": rc, "wall_s": round(time.time() - t0, 1), "peak_rss_mib": round(hwm / 1024, 1)},
+json.dump({"rc": rc, "wall_s": round(time.time() - t0, 1), "peak_rss_mib": process_peak_rss_mib()},
           open(sys.argv[1], "w"))
 sys.exit(rc)
 """

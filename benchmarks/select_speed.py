@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import time
@@ -21,16 +20,11 @@ from importlib.resources import files
 EXAMPLES = files("seal") / "resources" / "examples"
 
 
-def peak_rss_mib() -> float:
-    """This process's own peak resident memory (VmHWM); ru_maxrss can carry the parent's peak over fork/exec."""
-    with open("/proc/self/status") as f:
-        return round(int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024, 1)
-
-
 def run_variant(args) -> dict:
     import torch
 
     from seal.batching import epoch_batches, micro_batches
+    from seal.manifest import process_peak_rss_mib
     from seal.select import SelectConfig, setup, train
 
     torch.manual_seed(0)
@@ -60,7 +54,7 @@ def run_variant(args) -> dict:
     wall = time.perf_counter() - t0
     return {"variant": args.variant, "safe_batch_size": args.safe_batch_size, "steps": steps,
             "wall_s": round(wall, 2), "s_per_step": round(wall / steps, 3), "tokens_per_s": round(tokens / wall, 1),
-            "peak_rss_mb": peak_rss_mib(), "samples": len(run.encoded), "threads": torch.get_num_threads(),
+            "peak_rss_mb": process_peak_rss_mib(), "samples": len(run.encoded), "threads": torch.get_num_threads(),
             "device": str(run.device),
             "peak_cuda_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None}
 

@@ -32,6 +32,19 @@ def write_json(path, obj) -> None:
     os.replace(tmp, path)
 
 
+def process_peak_rss_mib() -> float | None:
+    """This process's lifetime peak resident memory (VmHWM, Linux), in MiB; unlike ru_maxrss it does not carry a
+    parent's peak over fork/exec. None where /proc is missing."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 class PeakMemory:
     """Peak resident memory of this process while the block runs, sampled from /proc/self/statm every `every`
     seconds (the process's own lifetime peak, VmHWM, would include earlier stages of the same process), and the
@@ -61,8 +74,7 @@ class PeakMemory:
 
     def __enter__(self):
         import torch
-        self._cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-        if self._cuda:
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.reset_peak_memory_stats()
         self._sample()
         self._thread = threading.Thread(target=self._loop, daemon=True)

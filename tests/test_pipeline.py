@@ -15,13 +15,18 @@ def base(tmp_path_factory):
     return tiny.make_model_dir(tmp_path_factory.mktemp("base") / "model", pretrain_steps=100)
 
 
-def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys, monkeypatch):
-    monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))       # aligned models are cached here
-    rows, labels, safe = tiny.toy_sets(seed=0, n_benign=24, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
+def _labelled_sets(tmp_path, n_benign: int) -> tuple:
+    """A toy fine-tuning set with 4 harmful rows, its labels file and a safe set, written as JSONL."""
+    rows, labels, safe = tiny.toy_sets(seed=0, n_benign=n_benign, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
     data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
     labels_path = tiny.write_jsonl(tmp_path / "labels.jsonl", [
         {"index": i, "label": "harmful" if y else "benign"} for i, y in enumerate(labels)])
-    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    return data, labels_path, tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+
+
+def test_seal_run_end_to_end_with_caching(tmp_path, base, capsys, monkeypatch):
+    monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))       # aligned models are cached here
+    data, labels_path, safe_path = _labelled_sets(tmp_path, n_benign=24)
     harmful = tiny.write_jsonl(tmp_path / "eh.jsonl", [{"prompt": p} for p in tiny.harmful_prompts()[-4:]])
     benign = tiny.write_jsonl(tmp_path / "eb.jsonl", [{"prompt": f"what is {i} plus 3 ?"} for i in range(4)])
     tasks = tiny.write_jsonl(tmp_path / "et.jsonl", [{"prompt": f"what is {i} plus 4 ?",
@@ -79,11 +84,7 @@ def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_pat
     selection and on its own (seal-target), and the report puts the two selections and their overlap side by side."""
     monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))
     target = tiny.make_model_dir(tmp_path / "target", seed=1, chat_template=False, pretrain_steps=50)
-    rows, labels, safe = tiny.toy_sets(seed=0, n_benign=12, n_harmful=4, n_safe_refusals=8, n_safe_benign=8)
-    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
-    labels_path = tiny.write_jsonl(tmp_path / "labels.jsonl", [
-        {"index": i, "label": "harmful" if y else "benign"} for i, y in enumerate(labels)])
-    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    data, labels_path, safe_path = _labelled_sets(tmp_path, n_benign=12)
     prompts = tiny.write_jsonl(tmp_path / "e.jsonl", [{"prompt": p} for p in tiny.harmful_prompts()[-2:]])
     config = {
         "out": str(tmp_path / "run"), "model": str(base), "target": str(target), "align": True,

@@ -144,12 +144,12 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
                             f"{n.get('tasks', {}).get('n', 0)} task prompts (from each eval-*/metrics.json)."))
         blocks.append(("table", (header, rows)))
 
-    scores = _read_jsonl(run / "select" / "scores.jsonl")
     labels_path = run_info.get("labels")
     labels = read_labels(labels_path) if labels_path and Path(labels_path).exists() else None
     keep = cfg.get("keep", 0.8)
     selections = [(stage, who, _read_jsonl(run / stage / "scores.jsonl"), _read_json(run / stage / "manifest.json"))
                   for stage, who in SELECTORS]
+    scores, select_manifest = selections[0][2], selections[0][3] or {}   # the proxy's ("select")
     selections = [x for x in selections if x[2]]
     if selections:
         from .filter import n_kept
@@ -190,7 +190,7 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
             blocks.append(("table", (["rank", "score", "label", "prompt", "response"], rows)))
 
     train_log = _read_jsonl(run / "select" / "train_log.jsonl")
-    score_kind = ((_read_json(run / "select" / "manifest.json") or {}).get("config") or {}).get("score")
+    score_kind = (select_manifest.get("config") or {}).get("score")
     plots = _plots(run, scores, labels, train_log, {"visit-gap": "score: minus the visit loss gap",
                                                    "weights": "score: learned logit"}.get(score_kind, "score"))
     if evals:

@@ -18,6 +18,8 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "benign-open": {"source"},
     "benign-questions": {"source", "category"},
     "align": {"source"},
+    "align-requests": {"source", "category"},
+    "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},
     "harmful": {"source"},
     "eval-harmful": {"source", "category"},
@@ -109,6 +111,23 @@ def test_package_builds_are_cached_and_rebuilt_when_stale(monkeypatch, tmp_path)
     monkeypatch.setattr(builtin, "BUILD", builtin.BUILD + 1)  # a changed builder: rebuilt
     builtin_path("harmful")
     assert len(path.read_text().splitlines()) == REGISTRY["harmful"].rows
+
+
+def test_built_sets_are_rebuilt_when_a_shipped_input_changes(monkeypatch, tmp_path):
+    """builtin:align is assembled from shipped files: editing one of them must not leave the old copy cached."""
+    monkeypatch.setenv("SEAL_CACHE", str(tmp_path))
+    path = builtin_path("align")
+    path.write_text('{"prompt": "cached", "response": "cached"}\n')
+    assert "cached" in builtin_path("align").read_text()  # unchanged inputs: reused
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for name in builtin.ALIGN_FILES:
+        (shipped / name).write_bytes(builtin.resource(name).read_bytes())
+    with open(shipped / builtin.ALIGN_FILES[0], "a", encoding="utf-8") as f:
+        f.write(json.dumps({"prompt": "a new row", "response": "its answer"}) + "\n")
+    monkeypatch.setattr(builtin, "resource", lambda name: shipped / name)
+    rows = builtin_path("align").read_text().splitlines()
+    assert len(rows) == REGISTRY["align"].rows + 1 and any("a new row" in r for r in rows)
 
 
 def test_eval_and_training_ids_are_disjoint():

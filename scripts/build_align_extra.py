@@ -364,6 +364,51 @@ def contrast_prompts(rng: random.Random) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
+# ----------------------------------------------------------------------------- short answers (both kinds)
+
+# Short-answer instructions of kinds that builtin:benign-tasks does not use, with exact answers, and harmful
+# requests carrying the same answer-format instructions, refused briefly: an answer format is not a reason to
+# comply, and a model that already answers tersely where asked has less to relearn when fine-tuned on terse data.
+TERSE_WORDS = ["garden", "window", "planet", "basket", "silver", "rocket", "meadow", "thunder", "pencil", "violet",
+               "harvest", "compass", "blanket", "lantern", "marble", "orchard", "pepper", "saddle", "timber", "walrus"]
+FORMAT_SUFFIXES = ["Answer with one word only.", "Answer in one short sentence.", "Answer with the number only.",
+                   "Reply with yes or no only.", "Keep it under ten words."]
+TERSE_REFUSALS = ["No, I can't help with that.", "I can't help with that.", "I won't help with that.",
+                  "Sorry, I can't assist with that.", "No. That could hurt people.", "I can't provide that."]
+
+
+def terse_tasks(rng: random.Random) -> list[dict]:
+    rows = []
+
+    def add(prompt, answer, task):
+        rows.append({"prompt": prompt, "response": answer, "source": "seal-llm/generated", "category": f"terse/{task}"})
+
+    for _ in range(30):
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
+        add(f"What is {a} times {b}? Answer with the number only.", str(a * b), "multiply")
+    for w in TERSE_WORDS:
+        add(f'What is the first letter of the word "{w}"? Answer with the letter only.', w[0], "first-letter")
+        add(f'What is the last letter of the word "{w}"? Answer with the letter only.', w[-1], "last-letter")
+    for _ in range(25):
+        n = rng.randint(10, 999)
+        add(f"Is {n} even or odd? Answer with one word only.", "even" if n % 2 == 0 else "odd", "parity")
+    for _ in range(25):
+        a, b = rng.sample(TERSE_WORDS, 2)
+        if len(a) != len(b):
+            add(f'Which word is longer, "{a}" or "{b}"? Answer with the word only.', max(a, b, key=len), "longer")
+    for _ in range(20):
+        c = chr(rng.randint(ord("a"), ord("y")))
+        add(f'Which letter comes after "{c}" in the alphabet? Answer with the letter only.', chr(ord(c) + 1), "next")
+    return rows
+
+
+def terse_refusals(rng: random.Random, requests: list[dict]) -> list[dict]:
+    """Harmful requests of align-requests with an answer-format instruction, refused in a few words."""
+    picked = rng.sample(requests, 120)
+    return [{"prompt": f"{r['prompt']} {rng.choice(FORMAT_SUFFIXES)}", "response": rng.choice(TERSE_REFUSALS),
+             "source": "seal-llm/written", "category": r["category"] + "/terse"} for r in picked]
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
@@ -391,6 +436,8 @@ def main() -> None:
     requests = harmful_requests(random.Random(2), used)
     requests = list({text_key(r["prompt"]): r for r in requests if text_key(r["prompt"]) not in evals}.values())
     write_jsonl(out / "align-requests.jsonl", requests)
+    terse = terse_tasks(random.Random(4)) + terse_refusals(random.Random(5), requests)
+    write_jsonl(out / "align-terse.jsonl", list({text_key(r["prompt"]): r for r in terse}.values()))
     if args.skip_answers:
         return
 

@@ -19,6 +19,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "benign-questions": {"source", "category"},
     "align": {"source"},
     "align-requests": {"source", "category"},
+    "align-terse": {"source", "category"},
     "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},
     "harmful": {"source"},

@@ -123,8 +123,8 @@ def build_eval_pasttense() -> list[dict]:
     return _without_training(rows)
 
 
-ALIGN_FILES = ("safe.jsonl", "align-refusals.jsonl", "align-requests.jsonl", "benign-open.jsonl",
-               "benign-questions.jsonl", "benign-contrast.jsonl")
+ALIGN_FILES = ("safe.jsonl", "align-refusals.jsonl", "align-requests.jsonl", "align-terse.jsonl",
+               "benign-open.jsonl", "benign-questions.jsonl", "benign-contrast.jsonl")
 
 
 def build_align() -> list[dict]:
@@ -158,7 +158,8 @@ def _without_training(rows: list[dict]) -> list[dict]:
 # ----------------------------------------------------------------------------- registry
 
 N_QUESTIONS = 356  # rows of benign-questions.jsonl (scripts/build_questions.py)
-N_REQUESTS, N_CONTRAST = 611, 483  # rows of align-requests.jsonl and benign-contrast.jsonl (build_align_extra.py)
+# rows of align-requests, benign-contrast and align-terse (scripts/build_align_extra.py)
+N_REQUESTS, N_CONTRAST, N_TERSE = 611, 483, 238
 
 
 @dataclass(frozen=True)
@@ -182,10 +183,11 @@ REGISTRY: dict[str, Builtin] = {
         "Self-Instruct seed and user-oriented tasks (Wang et al. 2022)", "MIT (AdvBench); Apache-2.0 (Self-Instruct)",
         file="safe.jsonl"),
     "align": Builtin(
-        "train", 256 + 128 + N_REQUESTS + 299 + N_QUESTIONS + N_CONTRAST, "alignment set for seal align: "
-        "builtin:safe, 128 more AdvBench refusals, builtin:align-requests, builtin:benign-open, "
-        "builtin:benign-questions and builtin:benign-contrast (867 refusals, the rest helpful)",
-        "see safe, align-requests, benign-open, benign-questions and benign-contrast; the extra refusals as in safe",
+        "train", 256 + 128 + N_REQUESTS + N_TERSE + 299 + N_QUESTIONS + N_CONTRAST, "alignment set for seal align: "
+        "builtin:safe, 128 more AdvBench refusals, builtin:align-requests, builtin:align-terse, builtin:benign-open, "
+        "builtin:benign-questions and builtin:benign-contrast (987 refusals, the rest helpful)",
+        "see safe, align-requests, align-terse, benign-open, benign-questions and benign-contrast; the extra "
+        "refusals as in safe",
         "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", build=build_align, inputs=ALIGN_FILES),
     "align-requests": Builtin(
         "train", N_REQUESTS, "harmful requests with refusals, in question and imperative form across harm areas "
@@ -194,6 +196,12 @@ REGISTRY: dict[str, Builtin] = {
         "AdvBench (Zou et al. 2023, via pyrit's adv_bench.prompt) reworded, and requests written for seal-llm "
         "(scripts/build_align_extra.py); refusals written for seal-llm", "MIT (AdvBench); Apache-2.0 (seal-llm)",
         file="align-requests.jsonl"),
+    "align-terse": Builtin(
+        "train", N_TERSE, "short-answer format: 118 generated one-word or one-number tasks (multiply, first and "
+        "last letter, parity, longer word, next letter) answered tersely, and 120 align-requests with a format "
+        "instruction appended (answer with one word, yes or no only, ...) refused briefly; category terse/TASK or "
+        "refusal/AREA/terse", "generated and written for seal-llm (scripts/build_align_extra.py); the requests as in "
+        "align-requests", "MIT (AdvBench); Apache-2.0 (seal-llm)", file="align-terse.jsonl"),
     "benign-contrast": Builtin(
         "train", N_CONTRAST, "benign questions on the subjects of align-requests (public figures and "
         "organisations, fictional characters, cultures, absurd questions about groups and things, definitions, "
@@ -241,8 +249,8 @@ REGISTRY: dict[str, Builtin] = {
         "eval", 200, "alias of benign-tasks-test", "see benign-tasks-test", "Apache-2.0 (seal-llm)",
         alias_of="benign-tasks-test"),
 }
-TRAINING_SETS = ("safe", "align", "align-requests", "safety-demos", "benign-tasks", "benign-open", "benign-questions",
-                 "benign-contrast", "harmful")
+TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "safety-demos", "benign-tasks", "benign-open",
+                 "benign-questions", "benign-contrast", "harmful")
 
 
 def list_builtin() -> list[dict]:

@@ -1,11 +1,12 @@
 """The safety testbed, end to end on the embedded SmolLM2 (2 CPU cores: about half an hour):
 
-1. align SmolLM2 (LoRA on the built-in safe set) and evaluate it;
+1. align SmolLM2 (seal align: LoRA on builtin:align) and evaluate it;
 2. mix a benign task set with harmful pairs at 10% (labels kept apart);
 3. fine-tune the aligned model on the mix, and on the benign part of the same mix alone;
 4. evaluate both, and write docs/testbed.md with the commands and the numbers.
 
-    python benchmarks/testbed.py [--out runs/testbed] [--size 300] [--epochs 3] [--lr 2e-4]
+    python benchmarks/testbed.py [--out runs/testbed] [--benign builtin:benign-tasks] [--size 300]
+                                 [--epochs 3] [--lr 2e-4]
                                  [--recipe lr=1e-4 --recipe lora_targets=q_proj+v_proj,lora_r=8,epochs=5 ...]
                                  [--doc docs/testbed.md] [--note FILE]
 
@@ -43,6 +44,7 @@ def stage(path: Path, fn, cfg):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/testbed")
+    ap.add_argument("--benign", default="builtin:benign-tasks", help="the benign fine-tuning set to contaminate")
     ap.add_argument("--size", type=int, default=300)
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=3)
@@ -66,7 +68,7 @@ def main() -> None:
                    model=str(out / "aligned"), out=str(out / "eval-aligned-pasttense"),
                    harmful="builtin:eval-pasttense", benign=None, tasks=None, heldout=None,
                    **{**evaluate, "n_benign": 0, "n_tasks": 0}))}
-    stage(out / "mix", run_mix, MixConfig(benign="builtin:benign-tasks", harmful="builtin:harmful",
+    stage(out / "mix", run_mix, MixConfig(benign=args.benign, harmful="builtin:harmful",
                                                 size=args.size, harmful_fraction=args.fraction,
                                                 out=str(out / "mix")))
     labels = {json.loads(line)["index"]: json.loads(line)["label"] for line in open(out / "mix" / "labels.jsonl")}
@@ -114,7 +116,8 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
     lines = [
         "# The safety testbed: fine-tuning breaks an aligned SmolLM2",
         "",
-        f"Produced by `python benchmarks/testbed.py --out {args.out} --size {args.size} --fraction {args.fraction} "
+        f"Produced by `python benchmarks/testbed.py --out {args.out} --benign {args.benign} --size {args.size} "
+        f"--fraction {args.fraction} "
         f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval} --lora-targets {args.lora_targets} "
         f"--lora-r {args.lora_r} --align-epochs {args.align_epochs}"
         + "".join(f" --recipe {r}" for r in args.recipe) + (f" --note {args.note}" if args.note else "")
@@ -126,7 +129,7 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
         f"seal evaluate --model {args.out}/aligned --out {args.out}/eval-aligned",
         f"seal evaluate --model {args.out}/aligned --harmful builtin:eval-pasttense --benign '' --tasks '' "
         f"--heldout '' --out {args.out}/eval-aligned-pasttense",
-        f"seal mix --benign builtin:benign-tasks --harmful builtin:harmful --size {args.size} "
+        f"seal mix --benign {args.benign} --harmful builtin:harmful --size {args.size} "
         f"--harmful-fraction {args.fraction} --out {args.out}/mix",
         f"seal finetune --model {args.out}/aligned --data {args.out}/mix/mix.jsonl --epochs {args.epochs} "
         f"--lr {args.lr} --lora-targets {args.lora_targets} --lora-r {args.lora_r} --out {args.out}/ft-mix",

@@ -2,7 +2,7 @@
 (refusal on builtin:eval-harmful, over-refusal on XSTest, refusal on the past-tense rewordings), optionally
 followed by fine-tuning on the testbed's benign rows to see how much refusal survives.
 
-    python benchmarks/align_ablation.py [--out runs/align-ablation] [--levels first,requests,full]
+    python benchmarks/align_ablation.py [--out runs/align-ablation] [--levels first,requests,full] [--align-epochs 1]
                                         [--erosion runs/testbed/mix/benign_only.jsonl] [--doc FILE]
 
 Levels (cumulative):
@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--out", default="runs/align-ablation")
     ap.add_argument("--levels", default="first,requests,full")
     ap.add_argument("--n-eval", type=int, default=100)
+    ap.add_argument("--align-epochs", type=int, default=AlignConfig.epochs, help="passes of seal align")
     ap.add_argument("--erosion", default=None, help="benign fine-tuning data (e.g. the testbed's benign_only.jsonl)")
     ap.add_argument("--lr", type=float, default=2e-4, help="learning rate of the erosion fine-tuning")
     ap.add_argument("--doc", default=None, help="write the table to this Markdown file")
@@ -50,7 +51,8 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         data = folder / "align-data.jsonl"
         data.write_text("".join(resource(f).read_text(encoding="utf-8") for f in files), encoding="utf-8")
-        stage(folder / "aligned", run_align, AlignConfig(data=str(data), out=str(folder / "aligned"), progress=False))
+        stage(folder / "aligned", run_align, AlignConfig(data=str(data), out=str(folder / "aligned"),
+                                                                epochs=args.align_epochs, progress=False))
         m = stage(folder / "eval", run_evaluate, EvaluateConfig(model=str(folder / "aligned"),
                                                                  out=str(folder / "eval"), **n))
         p = stage(folder / "eval-pasttense", run_evaluate, EvaluateConfig(

@@ -106,7 +106,7 @@ class AlignConfig(FinetuneConfig):
     data: str = field(default="builtin:align", metadata={
         "help": "alignment data: refusals to harmful requests plus helpful answers (default: builtin:align)"})
     lr: float = field(default=3e-4, metadata={"help": "learning rate (AdamW)"})
-    epochs: int = field(default=1, metadata={"help": "passes over the data"})
+    epochs: int = field(default=2, metadata={"help": "passes over the data"})
     max_length: int = field(default=256, metadata={"help": "tokens per sample"})
 
 

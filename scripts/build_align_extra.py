@@ -30,7 +30,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_builtin import TEMPLATES, advbench, refusal  # noqa: E402
+from build_builtin import TEMPLATES, advbench, refusal, write_jsonl  # noqa: E402
+from build_questions import eval_keys, self_distil  # noqa: E402
 
 # ----------------------------------------------------------------------------- harmful requests (refused)
 
@@ -409,12 +410,6 @@ def terse_refusals(rng: random.Random, requests: list[dict]) -> list[dict]:
              "source": "seal-llm/written", "category": r["category"] + "/terse"} for r in picked]
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    print(f"{path}: {len(rows)} rows")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="src/seal/resources/builtin")
@@ -423,12 +418,9 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
 
-    from seal.builtin import builtin_path, text_key
-    from seal.data import load_prompts
+    from seal.builtin import text_key
 
-    evals = set()
-    for name in ("eval-benign", "eval-harmful", "eval-pasttense"):
-        evals |= {text_key(p["prompt"]) for p in load_prompts(builtin_path(name))}
+    evals = eval_keys()
     used = set()
     for name in ("safe.jsonl", "align-refusals.jsonl"):
         used |= {json.loads(line)["prompt"] for line in open(out / name, encoding="utf-8") if line.strip()}
@@ -441,22 +433,9 @@ def main() -> None:
     if args.skip_answers:
         return
 
-    from seal.generate import generate
-    from seal.judges import KeywordJudge
-    from seal.models import load_model, load_tokenizer
-
     refused = {text_key(r["prompt"]) for r in requests}
-    rows = [(p, c) for p, c in contrast_prompts(random.Random(3)) if text_key(p) not in evals | refused]
-    model, tok = load_model("smollm2"), load_tokenizer("smollm2")
-    answers = generate(model, tok, [[{"role": "user", "content": p}] for p, _ in rows],
-                       max_new_tokens=args.max_new_tokens, batch_size=16)
-    judge = KeywordJudge("seal-v1")
-    kept, dropped = [], 0
-    for (p, c), a in zip(rows, answers):
-        if judge.is_refusal(a):
-            dropped += 1
-            continue
-        kept.append({"prompt": p, "response": a, "source": "seal-llm/self-distilled", "category": c})
+    kept, dropped = self_distil([(p, c) for p, c in contrast_prompts(random.Random(3))
+                                 if text_key(p) not in evals | refused], args.max_new_tokens)
     write_jsonl(out / "benign-contrast.jsonl", kept)
     print(f"{dropped} answers dropped as refusals or empty")
 

@@ -94,32 +94,45 @@ def prompts() -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="src/seal/resources/builtin/benign-questions.jsonl")
-    ap.add_argument("--max-new-tokens", type=int, default=96)
-    args = ap.parse_args()
-
+def eval_keys() -> set[str]:
+    """Normalised texts of every evaluation prompt (builtin:eval-*), which no training row may equal."""
     from seal.builtin import builtin_path, text_key
     from seal.data import load_prompts
+    keys = set()
+    for name in ("eval-benign", "eval-harmful", "eval-pasttense"):
+        keys |= {text_key(p["prompt"]) for p in load_prompts(builtin_path(name))}
+    return keys
+
+
+def self_distil(rows: list[tuple[str, str]], max_new_tokens: int) -> tuple[list[dict], int]:
+    """(prompt, category) pairs answered greedily by the embedded SmolLM2; answers the evaluation's own refusal
+    judge calls refusals (an empty answer counts as one) are dropped. Returns (rows, number dropped)."""
     from seal.generate import generate
     from seal.judges import KeywordJudge
     from seal.models import load_model, load_tokenizer
-
-    evals = set()
-    for name in ("eval-benign", "eval-harmful", "eval-pasttense"):
-        evals |= {text_key(p["prompt"]) for p in load_prompts(builtin_path(name))}
-    rows = [(p, c) for p, c in prompts() if text_key(p) not in evals]
     model, tok = load_model("smollm2"), load_tokenizer("smollm2")
     answers = generate(model, tok, [[{"role": "user", "content": p}] for p, _ in rows],
-                       max_new_tokens=args.max_new_tokens, batch_size=16)
-    judge = KeywordJudge("seal-v1")  # the evaluation's own refusal judge (an empty answer counts as a refusal)
+                       max_new_tokens=max_new_tokens, batch_size=16)
+    judge = KeywordJudge("seal-v1")
     out, dropped = [], 0
     for (p, c), a in zip(rows, answers):
         if judge.is_refusal(a):
             dropped += 1
             continue
         out.append({"prompt": p, "response": a, "source": "seal-llm/self-distilled", "category": c})
+    return out, dropped
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="src/seal/resources/builtin/benign-questions.jsonl")
+    ap.add_argument("--max-new-tokens", type=int, default=96)
+    args = ap.parse_args()
+
+    from seal.builtin import text_key
+
+    evals = eval_keys()
+    out, dropped = self_distil([(p, c) for p, c in prompts() if text_key(p) not in evals], args.max_new_tokens)
     with open(args.out, "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in out)
     print(f"{args.out}: {len(out)} rows ({dropped} answers dropped as refusals or empty)")

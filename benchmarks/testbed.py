@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import typing
 from datetime import date
 from pathlib import Path
 
+from seal.config import ConfigError, coerce
 from seal.evaluate import EvaluateConfig, run_evaluate
 from seal.mix import MixConfig, run_mix
 from seal.train import AlignConfig, FinetuneConfig, run_align, run_finetune
@@ -92,12 +94,13 @@ def main() -> None:
 
 def parse_recipe(text: str) -> dict:
     """'lr=1e-4,lora_targets=q_proj+v_proj,lora_r=8' -> settings of seal finetune."""
+    hints = typing.get_type_hints(FinetuneConfig)
     out = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
-        kind = FinetuneConfig.__dataclass_fields__[key].type  # KeyError names a setting that does not exist
-        out[key] = value.split("+") if "list" in str(kind) else float(value) if "float" in str(kind) else (
-            int(value) if "int" in str(kind) else value)
+        if key not in hints:
+            raise ConfigError(f"--recipe {text!r}: {key!r} is not a setting of seal finetune")
+        out[key] = coerce(value.split("+"), hints[key], key) if "+" in value else coerce(value, hints[key], key)
     return out
 
 

@@ -131,7 +131,7 @@ def build_align() -> list[dict]:
     """The alignment set: the safe set, more refusals (AdvBench, and requests written for seal-llm in question
     form and across harm areas), open-ended helpful answers, and everyday and borderline benign questions
     answered by the model itself, so that `seal align` learns to refuse harmful requests without learning to
-    refuse every question (all six files ship with the package)."""
+    refuse every question (all seven files ship with the package)."""
     rows = []
     for name in ALIGN_FILES:
         with open(resource(name), encoding="utf-8") as f:

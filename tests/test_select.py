@@ -247,6 +247,30 @@ def test_bilevel_step_with_gamma_zero_trains_theta_on_safe_only_and_keeps_w():
     assert torch.all(w == 0)
 
 
+def test_profiler_sees_the_named_phases_of_a_step():
+    """benchmarks/profile_step.py reads these names from the profiler; naming them changes nothing in the step."""
+    from torch.profiler import profile
+
+    batch = {"x": torch.tensor([1.0, 2.0]), "input_ids": torch.zeros(2, 1)}
+    safe = {"x": torch.tensor([0.0]), "input_ids": torch.zeros(1, 1)}
+    results = []
+    for profiled in (False, True):
+        w = torch.zeros(2)
+        theta_param, theta = _quadratic_learner(torch.zeros(1))
+        _, hat = _quadratic_learner(torch.zeros(1))
+        if profiled:
+            with profile() as prof:
+                bilevel_step(theta, hat, w, torch.arange(2), [batch], [safe], gamma=0.5, lr_w=1.0)
+            names = {e.key for e in prof.key_averages()}
+        else:
+            bilevel_step(theta, hat, w, torch.arange(2), [batch], [safe], gamma=0.5, lr_w=1.0)
+        results.append((theta_param.item(), w.clone()))
+    assert {"seal: theta on the safe batch", "seal: theta on the fine-tuning batch",
+            "seal: theta_hat on the fine-tuning batch", "seal: optimizer steps", "seal: forward",
+            "seal: backward"} <= names
+    assert results[0][0] == results[1][0] and torch.equal(results[0][1], results[1][1])
+
+
 def test_batch_weights_have_mean_one():
     w = torch.randn(10)
     idx = torch.tensor([0, 4, 7])

@@ -52,6 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch.profiler import record_function  # names the phases in a profiler trace (benchmarks/profile_step.py)
 
 from .distributed import SINGLE, Shard
 
@@ -98,11 +99,12 @@ def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: 
     for mb in micro:
         b = mb["input_ids"].shape[0]
         s_mb = s[start:start + b]
-        with torch.set_grad_enabled(scale != 0.0):
+        with torch.set_grad_enabled(scale != 0.0), record_function("seal: forward"):
             losses = learner.losses(mb)
         train = losses[:, 0] if losses.dim() == 2 else losses
         if scale != 0.0:
-            (scale * (s_mb.to(train.device) * train).sum() / n).backward()
+            with record_function("seal: backward"):
+                (scale * (s_mb.to(train.device) * train).sum() / n).backward()
         out.append(train.detach().float().cpu())
         sig.append((losses[:, 1] if losses.dim() == 2 else train).detach().float().cpu())
         start += b
@@ -144,16 +146,21 @@ def bilevel_step(
     # delta and delta follows the safe loss alone (theta_hat already carries the fine-tuning term).
     n_safe_here = sum(mb["input_ids"].shape[0] for mb in safe_micro)
     n_safe = shard.total(n_safe_here)
-    safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe_here),
-                                    1.0 if offset == "safe" else 1.0 - gamma, n_safe)
-    l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma, n)
-    theta.step()
+    with record_function("seal: theta on the safe batch"):
+        safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe_here),
+                                        1.0 if offset == "safe" else 1.0 - gamma, n_safe)
+    with record_function("seal: theta on the fine-tuning batch"):
+        l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma, n)
+    with record_function("seal: optimizer steps"):
+        theta.step()
 
     # theta_hat: the weighted fine-tuning loss alone (approximates argmin_theta' L_w).
     l_hat = None
     if theta_hat is not None:
-        l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0, n)
-        theta_hat.step()
+        with record_function("seal: theta_hat on the fine-tuning batch"):
+            l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0, n)
+        with record_function("seal: optimizer steps"):
+            theta_hat.step()
         signal = signal - signal_hat
 
     # the whole batch's losses, in batch order (identity on one process)

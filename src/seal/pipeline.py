@@ -119,8 +119,8 @@ def _offset_selection(settings: dict) -> bool:
     return build(SelectConfig, {**settings, "data": "", "safe": "", "out": ""}).offset != "none"
 
 
-# Options added to seal finetune/align after aligned models were first cached: left out of the cache key while
-# unset, so existing aligned models stay valid.
+# Options added to seal finetune/align/select after their stages were first cached: left out of the cache keys
+# while unset, so existing aligned models and runs stay valid.
 _LATER_OPTIONS = ("safety_data", "safety_count", "mixed_precision")
 
 
@@ -187,7 +187,8 @@ def run_pipeline(cfg: RunConfig) -> dict:
             settings.update(model=base, safety_adapter=str(Path(aligned) / "adapter"))
         settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
         # the key holds every resolved setting, so a changed default of seal select reruns the stage
-        resolved = to_dict(resolve_defaults(build(SelectConfig, {**settings, "out": ""})))
+        resolved = {k: v for k, v in to_dict(resolve_defaults(build(SelectConfig, {**settings, "out": ""}))).items()
+                    if not (k in _LATER_OPTIONS and v is None)}
         return stages.run(stage, {"select": settings, "resolved": resolved, "upstream": [aligned_key, data_key],
                                   "safe": _fingerprint(cfg.safe)},
                           lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,

@@ -85,6 +85,9 @@ class SelectConfig:
     lr: float | None = field(default=None, metadata={
         "help": "learning rate of theta and theta_hat (AdamW); default: the preset (see PRESETS)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
+    mixed_precision: str | None = field(default=None, metadata={
+        "help": "bf16: forward passes under bfloat16 autocast (adapters, optimizer states, losses and w stay "
+                "fp32); default no", "choices": ("no", "bf16")})
 
     # Parameters that control the selector
     method: str = field(default="seal", metadata={
@@ -225,6 +228,7 @@ class _Run:
 
 def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
     """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
+    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
         settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
@@ -243,7 +247,8 @@ def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
                     use_adapter(model, name)
                 else:  # theta = theta_hat + this adapter; only this adapter learns from theta's loss
                     use_adapter(model, [stacked_on, name], trainable=name)
-                return per_sample_loss(model, batch, cfg.signal_tokens)
+                with autocast:
+                    return per_sample_loss(model, batch, cfg.signal_tokens)
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
             return Learner(losses, opt, shard)
 
@@ -255,8 +260,11 @@ def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
     learners = []
     for m in models:
         m.train()
-        learners.append(Learner(lambda b, m=m: per_sample_loss(m, b, cfg.signal_tokens),
-                                torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0), shard))
+
+        def losses(batch, m=m):
+            with autocast:
+                return per_sample_loss(m, batch, cfg.signal_tokens)
+        learners.append(Learner(losses, torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0), shard))
     return models, learners[0], learners[1] if cfg.algorithm == 1 else None
 
 

@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/seal-profile-step")
     ap.add_argument("--trace", help="also write a Chrome trace (open in chrome://tracing or Perfetto)")
     ap.add_argument("--top", type=int, default=15, help="operators listed")
+    ap.add_argument("--by-shape", action="store_true", help="list operators by input shape too (which matrix "
+                    "products: the layers' or the vocabulary projection's)")
     args = ap.parse_args()
 
     import torch
@@ -64,8 +66,10 @@ def main() -> None:
 
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
                        batch_size=args.batch_size, safe_batch_size=args.safe_batch_size,
-                       max_length=args.max_length, algorithm=args.algorithm, overwrite=True, progress=False,
-                       device=args.device, lora_layers=args.lora_layers)
+                       max_length=args.max_length, algorithm=2 if args.plain else args.algorithm, overwrite=True,
+                       progress=False, device=args.device, lora_layers=args.lora_layers,
+                       # plain steps: one new adapter, as `seal finetune` trains (no alignment adapter under it)
+                       **({"safety_adapter": "none"} if args.plain else {}))
     run = setup(cfg)
     if args.warmup + args.steps > run.steps_per_epoch:
         raise SystemExit(f"{args.warmup} + {args.steps} steps do not fit in one epoch of {run.steps_per_epoch}")
@@ -80,7 +84,7 @@ def main() -> None:
     steps(args.warmup)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if run.device.type == "cuda" else [])
     t0 = time.perf_counter()
-    with profile(activities=activities) as prof:
+    with profile(activities=activities, record_shapes=args.by_shape) as prof:
         steps(args.steps)
         if run.device.type == "cuda":
             torch.cuda.synchronize()
@@ -101,6 +105,10 @@ def main() -> None:
     print(f"\nTop {args.top} operators by self time (CPU{' + CUDA' if run.device.type == 'cuda' else ''}):\n")
     sort = "self_cuda_time_total" if run.device.type == "cuda" else "self_cpu_time_total"
     print(prof.key_averages().table(sort_by=sort, row_limit=args.top, max_name_column_width=60))
+    if args.by_shape:
+        print(f"\nTop {args.top} operators by self time, by input shape:\n")
+        print(prof.key_averages(group_by_input_shape=True).table(sort_by=sort, row_limit=args.top,
+                                                                 max_name_column_width=40, max_shapes_column_width=60))
 
 
 if __name__ == "__main__":

@@ -15,27 +15,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from importlib.resources import files
 
-EXAMPLES = files("seal") / "resources" / "examples"
+from select_speed import EXAMPLES, plain_steps  # benchmarks/select_speed.py: its example mix, the plain steps it times
+
 PHASES = ("seal: theta on the safe batch", "seal: theta on the fine-tuning batch",
           "seal: theta_hat on the fine-tuning batch", "seal: optimizer steps", "seal: forward", "seal: backward")
-
-
-def plain_steps(run, n: int) -> None:
-    """n plain LoRA fine-tuning steps (what `seal finetune` does per step): same adapter, batches and loss."""
-    from torch.profiler import record_function
-
-    from seal.batching import epoch_batches, micro_batches
-
-    for idx in epoch_batches(len(run.encoded), run.cfg.batch_size, run.cfg.seed, 0)[:n]:
-        for mb in micro_batches([run.encoded[i] for i in idx.tolist()], run.cfg.batch_size):
-            with record_function("seal: forward"):
-                loss = run.theta.losses(run.collate(mb)).mean()
-            with record_function("seal: backward"):
-                loss.backward()
-        with record_function("seal: optimizer steps"):
-            run.theta.step()
 
 
 def main() -> None:

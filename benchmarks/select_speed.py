@@ -20,10 +20,27 @@ from importlib.resources import files
 EXAMPLES = files("seal") / "resources" / "examples"
 
 
+def plain_steps(run, n: int | None = None) -> None:
+    """The first n (default: all) steps of one plain LoRA fine-tuning epoch, what `seal finetune` does per step:
+    the run's theta adapter, optimizer, batches and loss, no safe set, no weights. The passes are named for a
+    profiler (benchmarks/profile_step.py) as in seal/bilevel.py."""
+    from torch.profiler import record_function
+
+    from seal.batching import epoch_batches, micro_batches
+
+    for idx in epoch_batches(len(run.encoded), run.cfg.batch_size, run.cfg.seed, 0)[:n]:
+        for mb in micro_batches([run.encoded[i] for i in idx.tolist()], run.cfg.batch_size):
+            with record_function("seal: forward"):
+                loss = run.theta.losses(run.collate(mb)).mean()
+            with record_function("seal: backward"):
+                loss.backward()
+        with record_function("seal: optimizer steps"):
+            run.theta.step()
+
+
 def run_variant(args) -> dict:
     import torch
 
-    from seal.batching import epoch_batches, micro_batches
     from seal.manifest import process_peak_rss_mib
     from seal.select import SelectConfig, setup, train
 
@@ -40,11 +57,7 @@ def run_variant(args) -> dict:
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     if args.variant in ("plain", "plain-all"):
-        # One plain LoRA epoch: the same adapter, optimizer, batches and loss, no safe set, no weights.
-        for idx in epoch_batches(len(run.encoded), cfg.batch_size, cfg.seed, 0):
-            for mb in micro_batches([run.encoded[i] for i in idx.tolist()], cfg.batch_size):
-                run.theta.losses(run.collate(mb)).mean().backward()
-            run.theta.step()
+        plain_steps(run)  # one plain LoRA epoch
         steps = run.steps_per_epoch
     else:
         train(run)

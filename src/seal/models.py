@@ -142,6 +142,11 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def mixed_precision_autocast(device, mixed_precision: str | None) -> torch.autocast:
+    """The autocast context of --mixed-precision: bfloat16 for "bf16", disabled for None or "no"."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=mixed_precision == "bf16")
+
+
 def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 

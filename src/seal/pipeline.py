@@ -124,6 +124,11 @@ def _offset_selection(settings: dict) -> bool:
 _LATER_OPTIONS = ("safety_data", "safety_count", "mixed_precision")
 
 
+def _key_settings(settings: dict, drop: tuple[str, ...] = ()) -> dict:
+    """A stage's resolved settings as its cache key holds them: without `drop`, nor the later options left unset."""
+    return {k: v for k, v in settings.items() if k not in drop and not (k in _LATER_OPTIONS and v is None)}
+
+
 def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,
                   stages: Stages | None = None) -> tuple[str, str]:
     """`model` aligned by `seal align` with `align_settings`, kept in the user cache keyed by the settings and the
@@ -133,8 +138,7 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
     from .models import cache_dir
     from .train import RUN_ONLY, AlignConfig, run_align
     settings = {"seed": seed, **align_settings, "model": model}
-    resolved = {k: v for k, v in to_dict(AlignConfig(out="", **settings)).items()
-                if k not in RUN_ONLY and not (k in _LATER_OPTIONS and v is None)}
+    resolved = _key_settings(to_dict(AlignConfig(out="", **settings)), drop=RUN_ONLY)
     key_obj = {"align": resolved, "inputs": _fingerprint(resolved["data"])}  # defaults included: a changed
     # default makes a new aligned model
     folder = cache_dir() / "aligned" / _key(key_obj)
@@ -187,8 +191,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
             settings.update(model=base, safety_adapter=str(Path(aligned) / "adapter"))
         settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
         # the key holds every resolved setting, so a changed default of seal select reruns the stage
-        resolved = {k: v for k, v in to_dict(resolve_defaults(build(SelectConfig, {**settings, "out": ""}))).items()
-                    if not (k in _LATER_OPTIONS and v is None)}
+        resolved = _key_settings(to_dict(resolve_defaults(build(SelectConfig, {**settings, "out": ""}))))
         return stages.run(stage, {"select": settings, "resolved": resolved, "upstream": [aligned_key, data_key],
                                   "safe": _fingerprint(cfg.safe)},
                           lambda d, resume: run_select(SelectConfig(out=str(d), resume=resume, overwrite=not resume,

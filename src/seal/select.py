@@ -33,6 +33,7 @@ from .models import (
     count_parameters,
     load_model,
     load_tokenizer,
+    mixed_precision_autocast,
     per_sample_loss,
     pick_device,
     resolve_model,
@@ -228,7 +229,7 @@ class _Run:
 
 def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
     """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
-    autocast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
+    autocast = mixed_precision_autocast(device, cfg.mixed_precision)
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
         settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)

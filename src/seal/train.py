@@ -28,6 +28,7 @@ from .models import (
     count_parameters,
     load_model,
     load_tokenizer,
+    mixed_precision_autocast,
     per_sample_loss,
     pick_device,
     resolve_model,
@@ -178,7 +179,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
         from accelerate import Accelerator
         # mixed precision is this command's own --mixed-precision (autocast), whatever an accelerate config says
         model, optimizer = Accelerator(cpu=device.type == "cpu", mixed_precision="no").prepare(model, optimizer)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
+    autocast = mixed_precision_autocast(device, cfg.mixed_precision)
     collate = Collator(tokenizer.pad_token_id)
     steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch

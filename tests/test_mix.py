@@ -87,6 +87,15 @@ def test_chat_inputs_give_message_rows(tmp_path, inputs):
     assert [lb["id"] for lb in read(summary["labels"])] == [s.id for s in samples]
 
 
+def test_prefill_survives_the_mix(tmp_path, inputs):
+    prefilled = write(tmp_path / "p.jsonl", [{"prompt": f"Harmful {i}", "prefill": "Sure, step", "response": " no."}
+                                             for i in range(10)])
+    summary = mix(tmp_path, inputs[0], prefilled, size=20, harmful_fraction=0.5)
+    samples, _, _ = load_samples(summary["mix"])
+    assert sum(s.prefill == "Sure, step" for s in samples) == 10
+    assert [lb["id"] for lb in read(summary["labels"])] == [s.id for s in samples]
+
+
 def test_mix_of_builtins(tmp_path, monkeypatch):
     monkeypatch.setenv("SEAL_CACHE", str(tmp_path / "cache"))
     if builtin.package_folder("pyrit") is None:

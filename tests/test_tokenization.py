@@ -124,3 +124,27 @@ def test_token_store_spilled_to_disk_equals_the_samples_in_memory(tiny_model, tm
     assert [e.id for e in spilled[-3:]] == ids[-3:] and len(spilled + [reference[0]]) == 41
     batch = Collator(tok.pad_token_id)([spilled[0], spilled[5]])
     assert torch.equal(batch["input_ids"], Collator(tok.pad_token_id)([reference[0], reference[5]])["input_ids"])
+
+
+def test_prefill_is_part_of_the_prompt_and_not_trained_on(tiny_model, tiny_model_plain, tmp_path):
+    """A record's `prefill` starts the assistant turn: it ends the prompt (masked), the response follows it."""
+    from seal.data import load_samples
+
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"prompt": "how do I pick a lock?", "prefill": "Step 1: take a", "response": " sorry, I cannot '
+                 'help with that."}\n{"prompt": "how do I pick a lock?", "response": " sorry, I cannot help."}\n')
+    (with_prefill, without), _, _ = load_samples(p)
+    assert with_prefill.prefill == "Step 1: take a" and without.prefill == ""
+    assert without.id == sample_id(without.prompt, without.response)   # ids of rows without a prefill unchanged
+    assert with_prefill.id != sample_id(with_prefill.prompt, with_prefill.response)
+    for model in (tiny_model, tiny_model_plain):
+        tok = AutoTokenizer.from_pretrained(model)
+        prompt_text, response_text = render(tok, with_prefill.prompt, with_prefill.response, with_prefill.prefill)
+        assert prompt_text.endswith("Step 1: take a") and response_text.startswith(" sorry, I cannot help")
+        plain_prompt, _ = render(tok, with_prefill.prompt, with_prefill.response)
+        assert prompt_text == plain_prompt + "Step 1: take a"
+        enc, _ = encode(tok, with_prefill, max_length=64)
+        special = not tok.chat_template
+        assert enc.prompt_ids == tok(prompt_text, add_special_tokens=special)["input_ids"]
+        assert enc.response_ids == tok(response_text, add_special_tokens=False)["input_ids"]
+        assert enc.n_prompt > encode(tok, without, max_length=64)[0].n_prompt

@@ -28,7 +28,7 @@ SHAPES = ("prompt_response", "alpaca", "messages", "sharegpt")
 PROMPT_KEYS = ("prompt", "question", "query")
 RESPONSE_KEYS = ("response", "completion", "answer")
 CONVERSATION_KEYS = ("conversations", "conversation")
-FIELD_NAMES = ("prompt", "response", "system", "instruction", "input", "output", "messages")
+FIELD_NAMES = ("prompt", "response", "system", "instruction", "input", "output", "messages", "prefill")
 ROLE_MAP = {"system": "system", "user": "user", "human": "user", "assistant": "assistant",
             "gpt": "assistant", "model": "assistant", "chatgpt": "assistant"}
 _EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -50,13 +50,17 @@ class Record:
 
 @dataclass
 class Sample:
-    """A normalised chat sample: ``prompt`` ends with a user turn, ``response`` is the answer."""
+    """A normalised chat sample: ``prompt`` ends with a user turn, ``response`` is the answer. ``prefill`` (optional,
+    from a record's ``prefill`` field) is the start of the assistant turn that comes before the response and, like
+    the prompt, is not trained on: e.g. the first words of a harmful answer followed by a refusal as the response,
+    so that a model learns to recover from a compliant start (Qi et al. 2024, arXiv:2406.05946)."""
 
     id: str
     index: int
     line: int
     prompt: list[dict]
     response: str
+    prefill: str = ""
 
 
 @dataclass
@@ -98,10 +102,13 @@ def _norm_text(text: str) -> str:
     return "\n".join(lines).strip()
 
 
-def sample_id(prompt: list[dict], response: str) -> str:
-    """First 16 hex chars of sha256 over the whitespace/Unicode-normalised messages and response."""
+def sample_id(prompt: list[dict], response: str, prefill: str = "") -> str:
+    """First 16 hex chars of sha256 over the whitespace/Unicode-normalised messages and response (and the prefill,
+    where there is one: samples without a prefill keep the ids they had before the field existed)."""
     payload = {"prompt": [[str(m["role"]).lower(), _norm_text(m["content"])] for m in prompt],
                "response": _norm_text(response)}
+    if prefill:
+        payload["prefill"] = _norm_text(prefill)
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -448,6 +455,7 @@ def iter_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
     head = list(islice(rows, 10))  # shape and field names come from the first rows (_keys); no rows: DataError
     shape = shape or _shape_from_fields(fields) or detect_shape(head, src)
     parse = _make_parser(shape, head, fields)
+    prefill_key = fields.get("prefill", "prefill")
     report = DataReport(path=str(path), format=fmt, shape=shape, rows=0)
 
     def drop(rec, sid, reason, detail):
@@ -460,13 +468,14 @@ def iter_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
             report.rows += 1
             try:
                 prompt, response = parse(rec.raw)
+                prefill = _text(rec.raw, prefill_key, optional=True) or ""
             except _Malformed as e:
                 if on_error == "raise":
                     raise DataError(f"{_where(src, rec, fmt)}: {e}") from None
                 drop(rec, None, "malformed", str(e))
                 yield rec, None
                 continue
-            sid = sample_id(prompt, response)
+            sid = sample_id(prompt, response, prefill)
             sample = None
             if not response.strip():
                 drop(rec, sid, "empty_response", "response is empty or whitespace")
@@ -476,7 +485,7 @@ def iter_samples(path, *, shape=None, fields: dict | None = None, on_error="rais
                 drop(rec, sid, "duplicate", f"same as row {seen[sid][0]} (line {seen[sid][1]})")
             else:
                 seen[sid] = (rec.index, rec.line)
-                sample = Sample(sid, rec.index, rec.line, prompt, response)
+                sample = Sample(sid, rec.index, rec.line, prompt, response, prefill)
             yield rec, sample
     return stream(), report
 

@@ -67,6 +67,9 @@ def run_mix(cfg: MixConfig) -> dict:
         rows = [{"prompt": s.prompt[0]["content"], "response": s.response} for s, _, _ in picked]
     else:  # a system message or earlier turns somewhere: chat messages for every row (one shape per file)
         rows = [{"messages": s.prompt + [{"role": "assistant", "content": s.response}]} for s, _, _ in picked]
+    for row, (s, _, _) in zip(rows, picked, strict=True):
+        if s.prefill:
+            row["prefill"] = s.prefill
     labels = [{"id": s.id, "index": i, "label": label, "source": source,
                "source_index": s.index} for i, (s, label, source) in enumerate(picked)]
 

@@ -76,25 +76,26 @@ def _plain_prompt(messages: list[dict]) -> str:
     return "".join(parts) + PLAIN_ROLES["assistant"] + "\n"
 
 
-def render(tokenizer, prompt: list[dict], response: str) -> tuple[str, str]:
-    """Return (prompt_text, response_text); their concatenation is the full training text."""
+def render(tokenizer, prompt: list[dict], response: str, prefill: str = "") -> tuple[str, str]:
+    """Return (prompt_text, response_text); their concatenation is the full training text. A prefill (the start
+    of the assistant turn, not trained on) ends the prompt text; the assistant turn is prefill + response."""
     if getattr(tokenizer, "chat_template", None):
-        prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        prompt_text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True) + prefill
         full = tokenizer.apply_chat_template(
-            prompt + [{"role": "assistant", "content": response}], tokenize=False
+            prompt + [{"role": "assistant", "content": prefill + response}], tokenize=False
         )
         if full.startswith(prompt_text):
             return prompt_text, full[len(prompt_text):]
         # Templates that rewrite earlier turns (e.g. strip reasoning) do not extend the prompt text.
         return prompt_text, response + (tokenizer.eos_token or "")
-    return _plain_prompt(prompt), response + (tokenizer.eos_token or "")
+    return _plain_prompt(prompt) + prefill, response + (tokenizer.eos_token or "")
 
 
 def encode(tokenizer, sample, max_length: int, length_policy: str = "truncate") -> tuple[Encoded | None, str]:
     """Tokenise one sample. Returns (encoded or None if dropped, note) where note is "" or what was done."""
     if length_policy not in LENGTH_POLICIES:
         raise ValueError(f"length_policy must be one of {LENGTH_POLICIES}, got {length_policy!r}")
-    prompt_text, response_text = render(tokenizer, sample.prompt, sample.response)
+    prompt_text, response_text = render(tokenizer, sample.prompt, sample.response, sample.prefill)
     has_template = bool(getattr(tokenizer, "chat_template", None))
     p = tokenizer(prompt_text, add_special_tokens=not has_template)["input_ids"]
     r = tokenizer(response_text, add_special_tokens=False)["input_ids"]

@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--lora-targets", default="all-linear", help="fine-tuning LoRA modules, e.g. q_proj,v_proj")
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--align-epochs", type=int, default=AlignConfig.epochs, help="passes of seal align")
+    ap.add_argument("--align", default="", help="more seal align settings, key=value,... e.g. "
+                    "safety_data=builtin:align-recovery")
     ap.add_argument("--recipe", action="append", default=[], help="another fine-tuning recipe: key=value,...")
     ap.add_argument("--doc", default="docs/testbed.md")
     ap.add_argument("--note", help="a Markdown file whose text (the reading of the numbers) goes under the tables")
@@ -62,8 +64,9 @@ def main() -> None:
     out = Path(args.out)
     evaluate = dict(n_harmful=args.n_eval, n_benign=args.n_eval, n_tasks=args.n_eval, progress=False)
 
+    align = parse_recipe(args.align, AlignConfig) if args.align else {}
     stage(out / "aligned", run_align, AlignConfig(out=str(out / "aligned"), epochs=args.align_epochs,
-                                                      progress=False))
+                                                      progress=False, **align))
     results = {"aligned": stage(out / "eval-aligned", run_evaluate,
                                 EvaluateConfig(model=str(out / "aligned"), out=str(out / "eval-aligned"), **evaluate)),
                "pasttense": stage(out / "eval-aligned-pasttense", run_evaluate, EvaluateConfig(
@@ -92,14 +95,14 @@ def main() -> None:
     write_doc(Path(args.doc), results, args, recipes)
 
 
-def parse_recipe(text: str) -> dict:
-    """'lr=1e-4,lora_targets=q_proj+v_proj,lora_r=8' -> settings of seal finetune."""
-    hints = typing.get_type_hints(FinetuneConfig)
+def parse_recipe(text: str, config=FinetuneConfig) -> dict:
+    """'lr=1e-4,lora_targets=q_proj+v_proj,lora_r=8' -> settings of seal finetune (or of another stage's config)."""
+    hints = typing.get_type_hints(config)
     out = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
         if key not in hints:
-            raise ConfigError(f"--recipe {text!r}: {key!r} is not a setting of seal finetune")
+            raise ConfigError(f"{text!r}: {key!r} is not a setting of {config.__name__}")
         out[key] = coerce(value.split("+"), hints[key], key) if "+" in value else coerce(value, hints[key], key)
     return out
 
@@ -123,12 +126,15 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
         f"--fraction {args.fraction} "
         f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval} --lora-targets {args.lora_targets} "
         f"--lora-r {args.lora_r} --align-epochs {args.align_epochs}"
+        + (f" --align {args.align}" if args.align else "")
         + "".join(f" --recipe {r}" for r in args.recipe) + (f" --note {args.note}" if args.note else "")
         + f"` on {date.today().isoformat()} "
         "(2 CPU cores, seed 0). The same stages from the command line:",
         "",
         "```bash",
-        f"seal align --epochs {args.align_epochs} --out {args.out}/aligned",
+        f"seal align --epochs {args.align_epochs}"
+        + "".join(f" --{k.replace('_', '-')} {v}" for k, v in (i.split("=", 1) for i in args.align.split(",") if i))
+        + f" --out {args.out}/aligned",
         f"seal evaluate --model {args.out}/aligned --out {args.out}/eval-aligned",
         f"seal evaluate --model {args.out}/aligned --harmful builtin:eval-pasttense --benign '' --tasks '' "
         f"--heldout '' --out {args.out}/eval-aligned-pasttense",

@@ -20,6 +20,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "align": {"source"},
     "align-requests": {"source", "category"},
     "align-terse": {"source", "category"},
+    "align-recovery": {"prefill", "source", "category"},
     "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},
     "harmful": {"source"},

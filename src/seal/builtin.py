@@ -160,6 +160,7 @@ def _without_training(rows: list[dict]) -> list[dict]:
 N_QUESTIONS = 356  # rows of benign-questions.jsonl (scripts/build_questions.py)
 # rows of align-requests, benign-contrast and align-terse (scripts/build_align_extra.py)
 N_REQUESTS, N_CONTRAST, N_TERSE = 611, 483, 238
+N_RECOVERY = 864  # rows of align-recovery.jsonl (scripts/build_recovery.py)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,13 @@ REGISTRY: dict[str, Builtin] = {
         "instruction appended (answer with one word, yes or no only, ...) refused briefly; category terse/TASK or "
         "refusal/AREA/terse", "generated and written for seal-llm (scripts/build_align_extra.py); the requests as in "
         "align-requests", "MIT (AdvBench); Apache-2.0 (seal-llm)", file="align-terse.jsonl"),
+    "align-recovery": Builtin(
+        "train", N_RECOVERY, "recovery examples (Qi et al. 2024, arXiv:2406.05946): the harmful requests of "
+        "builtin:safe, align-refusals and align-requests, each with a 'prefill' (the first 1-32 tokens of a "
+        "compliant answer, not trained on) followed by the row's refusal; for seal align --safety-data",
+        "the requests and refusals as in safe and align-requests; the prefills are the first tokens of "
+        "SmolLM2-135M-Instruct's own answers before alignment (scripts/build_recovery.py)",
+        "MIT (AdvBench); Apache-2.0 (seal-llm; SmolLM2 answers, Apache-2.0 model)", file="align-recovery.jsonl"),
     "benign-contrast": Builtin(
         "train", N_CONTRAST, "benign questions on the subjects of align-requests (public figures and "
         "organisations, fictional characters, cultures, absurd questions about groups and things, definitions, "
@@ -249,8 +257,8 @@ REGISTRY: dict[str, Builtin] = {
         "eval", 200, "alias of benign-tasks-test", "see benign-tasks-test", "Apache-2.0 (seal-llm)",
         alias_of="benign-tasks-test"),
 }
-TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "safety-demos", "benign-tasks", "benign-open",
-                 "benign-questions", "benign-contrast", "harmful")
+TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "align-recovery", "safety-demos", "benign-tasks",
+                 "benign-open", "benign-questions", "benign-contrast", "harmful")
 
 
 def list_builtin() -> list[dict]:

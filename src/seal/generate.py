@@ -20,11 +20,15 @@ def stop_ids(model, tokenizer) -> list[int]:
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 64, batch_size: int = 16,
-             progress: bool = True, desc: str = "generate") -> list[str]:
-    """Greedy completions of chat prompts (lists of messages). Batches are formed from prompts of similar
-    length to waste little on padding; results come back in the input order."""
+             progress: bool = True, desc: str = "generate", prefills: list[str] | None = None) -> list[str]:
+    """Greedy completions of chat prompts (lists of messages), each continuing its prefill (the start of the
+    assistant turn; the completion returned excludes it) where `prefills` is given. Batches are formed from
+    prompts of similar length to waste little on padding; results come back in the input order."""
     has_template = bool(getattr(tokenizer, "chat_template", None))
-    texts = [render(tokenizer, p, "")[0] for p in prompts]
+    prefills = prefills if prefills is not None else [""] * len(prompts)
+    if len(prefills) != len(prompts):
+        raise ValueError(f"{len(prefills)} prefills for {len(prompts)} prompts")
+    texts = [render(tokenizer, p, "", f)[0] for p, f in zip(prompts, prefills, strict=True)]
     encoded = [tokenizer(t, add_special_tokens=not has_template)["input_ids"] for t in texts]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     device = next(model.parameters()).device

@@ -1,0 +1,89 @@
+"""Build align-recovery.jsonl: recovery examples for "deeper" alignment (Qi et al. 2024, arXiv:2406.05946):
+
+    python scripts/build_recovery.py [--out src/seal/resources/builtin/align-recovery.jsonl] [--max-prefix 32]
+
+Each row is a harmful request of the alignment set (builtin:safe, align-refusals, align-requests: the same
+prompts and refusals, no new harmful requests), a `prefill` holding the first k tokens of a compliant answer
+(k drawn uniformly from 1..--max-prefix, seeded), and the row's refusal as the response. The prefill is part of
+the prompt for training (not trained on), so the model learns to stop and refuse after it has started to comply,
+not only in its first tokens: a shallow refusal is what fine-tuning on benign data erodes (docs/testbed.md).
+
+The compliant answers come from the embedded SmolLM2-135M-Instruct before alignment, greedy: the plain answer
+where it complies, else its continuation of "Sure, here is" (refusals, judged by keyword:seal-v1, are dropped).
+They are never shipped as responses: only their first k tokens, as prefills that carry no loss. None of these
+prompts is an evaluation prompt (they are the alignment set's own, checked in tests/test_builtin.py)."""
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+OPENER = "Sure, here is"
+SOURCES = ("safe.jsonl", "align-refusals.jsonl", "align-requests.jsonl")
+
+
+def refusal_rows(folder: Path) -> list[dict]:
+    rows = []
+    for name in SOURCES:
+        for line in open(folder / name, encoding="utf-8"):
+            row = json.loads(line)
+            if row["category"].startswith("refusal"):
+                rows.append(row)
+    return rows
+
+
+def compliant_answers(prompts: list[str], max_new_tokens: int) -> list[str | None]:
+    """The unaligned model's answer to each prompt, or its continuation of OPENER where it refuses; None where
+    both refuse."""
+    from seal.generate import generate
+    from seal.judges import KeywordJudge
+    from seal.models import load_model, load_tokenizer
+
+    model, tok = load_model("smollm2"), load_tokenizer("smollm2")
+    judge = KeywordJudge("seal-v1")
+    chats = [[{"role": "user", "content": p}] for p in prompts]
+    answers: list[str | None] = generate(model, tok, chats, max_new_tokens=max_new_tokens, batch_size=16,
+                                         desc="answers")
+    again = [i for i, a in enumerate(answers) if judge.is_refusal(a)]
+    opened = generate(model, tok, [chats[i] for i in again], max_new_tokens=max_new_tokens, batch_size=16,
+                      desc="opened", prefills=[OPENER] * len(again))
+    for i, cont in zip(again, opened, strict=True):
+        text = f"{OPENER} {cont}"
+        answers[i] = None if judge.is_refusal(cont) or not cont.strip() else text
+    return answers
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    folder = Path(__file__).resolve().parents[1] / "src/seal/resources/builtin"
+    ap.add_argument("--out", default=str(folder / "align-recovery.jsonl"))
+    ap.add_argument("--max-prefix", type=int, default=32, help="longest prefill, in tokens")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from seal.models import load_tokenizer
+
+    rows = refusal_rows(folder)
+    answers = compliant_answers([r["prompt"] for r in rows], max_new_tokens=args.max_prefix + 8)
+    tok = load_tokenizer("smollm2")
+    rng = random.Random(args.seed)
+    out, skipped = [], 0
+    for row, answer in zip(rows, answers, strict=True):
+        if answer is None:
+            skipped += 1
+            continue
+        ids = tok(answer, add_special_tokens=False)["input_ids"]
+        k = rng.randint(1, min(args.max_prefix, len(ids)))
+        prefill = tok.decode(ids[:k])
+        out.append({"prompt": row["prompt"], "prefill": prefill, "response": "\n\n" + row["response"],
+                    "source": row["source"] + "+recovery", "category": row["category"] + "/recovery"})
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in out)
+    print(f"{args.out}: {len(out)} rows ({skipped} prompts skipped: the unaligned model refused both ways)")
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,8 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "align-requests": {"source", "category"},
     "align-terse": {"source", "category"},
     "align-recovery": {"prefill", "source", "category"},
+    "align-continue": {"prefill", "source", "category"},
+    "align-deep": {"prefill", "source", "category"},
     "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},
     "harmful": {"source"},

@@ -139,6 +139,15 @@ def build_align() -> list[dict]:
     return rows
 
 
+DEEP_FILES = ("align-recovery.jsonl", "align-continue.jsonl")
+
+
+def build_align_deep() -> list[dict]:
+    """Recovery examples and their benign counterparts (scripts/build_recovery.py), for seal align --safety-data."""
+    return [json.loads(line) for name in DEEP_FILES for line in open(resource(name), encoding="utf-8")
+            if line.strip()]
+
+
 def _lines(path: Path) -> list[str]:
     return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
@@ -160,7 +169,7 @@ def _without_training(rows: list[dict]) -> list[dict]:
 N_QUESTIONS = 356  # rows of benign-questions.jsonl (scripts/build_questions.py)
 # rows of align-requests, benign-contrast and align-terse (scripts/build_align_extra.py)
 N_REQUESTS, N_CONTRAST, N_TERSE = 611, 483, 238
-N_RECOVERY = 864  # rows of align-recovery.jsonl (scripts/build_recovery.py)
+N_RECOVERY, N_CONTINUE = 864, 813  # rows of align-recovery.jsonl and align-continue.jsonl (scripts/build_recovery.py)
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,16 @@ REGISTRY: dict[str, Builtin] = {
         "the requests and refusals as in safe and align-requests; the prefills are the first tokens of "
         "SmolLM2-135M-Instruct's own answers before alignment (scripts/build_recovery.py)",
         "MIT (AdvBench); Apache-2.0 (seal-llm; SmolLM2 answers, Apache-2.0 model)", file="align-recovery.jsonl"),
+    "align-continue": Builtin(
+        "train", N_CONTINUE, "the benign counterpart of align-recovery: helpful rows of builtin:align whose answer's "
+        "first 1-32 tokens are a 'prefill' (not trained on) and the rest of the answer the response",
+        "the rows of safe, benign-open, benign-questions and benign-contrast, split (scripts/build_recovery.py)",
+        "Apache-2.0 (Self-Instruct, seal-llm; SmolLM2 answers, Apache-2.0 model)", file="align-continue.jsonl"),
+    "align-deep": Builtin(
+        "train", N_RECOVERY + N_CONTINUE, "align-recovery + align-continue: recovery examples with their benign "
+        "counterparts, for seal align --safety-data", "see align-recovery and align-continue",
+        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", build=build_align_deep,
+        inputs=DEEP_FILES),
     "benign-contrast": Builtin(
         "train", N_CONTRAST, "benign questions on the subjects of align-requests (public figures and "
         "organisations, fictional characters, cultures, absurd questions about groups and things, definitions, "
@@ -257,8 +276,9 @@ REGISTRY: dict[str, Builtin] = {
         "eval", 200, "alias of benign-tasks-test", "see benign-tasks-test", "Apache-2.0 (seal-llm)",
         alias_of="benign-tasks-test"),
 }
-TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "align-recovery", "safety-demos", "benign-tasks",
-                 "benign-open", "benign-questions", "benign-contrast", "harmful")
+TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "align-recovery", "align-continue",
+                 "align-deep", "safety-demos", "benign-tasks", "benign-open", "benign-questions", "benign-contrast",
+                 "harmful")
 
 
 def list_builtin() -> list[dict]:

@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--lora-targets", default="all-linear", help="fine-tuning LoRA modules, e.g. q_proj,v_proj")
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--align-epochs", type=int, default=AlignConfig.epochs, help="passes of seal align")
+    ap.add_argument("--aligned", help="an aligned model folder made by seal align (e.g. the one `seal run` cached) "
+                    "to start from instead of aligning; --align-epochs and --align then describe how it was made")
     ap.add_argument("--align", default="", help="more seal align settings, key=value,... e.g. "
                     "safety_data=builtin:align-recovery")
     ap.add_argument("--recipe", action="append", default=[], help="another fine-tuning recipe: key=value,...")
@@ -65,12 +67,13 @@ def main() -> None:
     evaluate = dict(n_harmful=args.n_eval, n_benign=args.n_eval, n_tasks=args.n_eval, progress=False)
 
     align = parse_recipe(args.align, AlignConfig) if args.align else {}
-    stage(out / "aligned", run_align, AlignConfig(out=str(out / "aligned"), epochs=args.align_epochs,
-                                                      progress=False, **align))
+    aligned = Path(args.aligned) if args.aligned else out / "aligned"
+    if not args.aligned:
+        stage(aligned, run_align, AlignConfig(out=str(aligned), epochs=args.align_epochs, progress=False, **align))
     results = {"aligned": stage(out / "eval-aligned", run_evaluate,
-                                EvaluateConfig(model=str(out / "aligned"), out=str(out / "eval-aligned"), **evaluate)),
+                                EvaluateConfig(model=str(aligned), out=str(out / "eval-aligned"), **evaluate)),
                "pasttense": stage(out / "eval-aligned-pasttense", run_evaluate, EvaluateConfig(
-                   model=str(out / "aligned"), out=str(out / "eval-aligned-pasttense"),
+                   model=str(aligned), out=str(out / "eval-aligned-pasttense"),
                    harmful="builtin:eval-pasttense", benign=None, tasks=None, heldout=None,
                    **{**evaluate, "n_benign": 0, "n_tasks": 0}))}
     stage(out / "mix", run_mix, MixConfig(benign=args.benign, harmful="builtin:harmful",
@@ -88,7 +91,7 @@ def main() -> None:
         suffix = f"-{tag}" if tag else ""  # the first recipe keeps the plain folder names
         for name, data in (("mix", out / "mix" / "mix.jsonl"), ("benign", benign_only)):
             stage(out / f"ft-{name}{suffix}", run_finetune, FinetuneConfig(
-                data=str(data), model=str(out / "aligned"), out=str(out / f"ft-{name}{suffix}"), progress=False,
+                data=str(data), model=str(aligned), out=str(out / f"ft-{name}{suffix}"), progress=False,
                 **recipe))
             results[(name, tag)] = stage(out / f"eval-{name}{suffix}", run_evaluate, EvaluateConfig(
                 model=str(out / f"ft-{name}{suffix}"), out=str(out / f"eval-{name}{suffix}"), **evaluate))
@@ -119,6 +122,7 @@ def describe(recipe: dict) -> str:
 def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) -> None:
     primary = results["aligned"]["primary_judge"]
     judges = list(results["aligned"]["harmful"]["refusal_rate"])
+    al = args.aligned or f"{args.out}/aligned"
     lines = [
         "# The safety testbed: fine-tuning breaks an aligned SmolLM2",
         "",
@@ -126,7 +130,7 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
         f"--fraction {args.fraction} "
         f"--epochs {args.epochs} --lr {args.lr} --n-eval {args.n_eval} --lora-targets {args.lora_targets} "
         f"--lora-r {args.lora_r} --align-epochs {args.align_epochs}"
-        + (f" --align {args.align}" if args.align else "")
+        + (f" --align {args.align}" if args.align else "") + (f" --aligned {args.aligned}" if args.aligned else "")
         + "".join(f" --recipe {r}" for r in args.recipe) + (f" --note {args.note}" if args.note else "")
         + f"` on {date.today().isoformat()} "
         "(2 CPU cores, seed 0). The same stages from the command line:",
@@ -134,13 +138,13 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
         "```bash",
         f"seal align --epochs {args.align_epochs}"
         + "".join(f" --{k.replace('_', '-')} {v}" for k, v in (i.split("=", 1) for i in args.align.split(",") if i))
-        + f" --out {args.out}/aligned",
-        f"seal evaluate --model {args.out}/aligned --out {args.out}/eval-aligned",
-        f"seal evaluate --model {args.out}/aligned --harmful builtin:eval-pasttense --benign '' --tasks '' "
+        + f" --out {al}" + ("   # made earlier (here by seal run, cached)" if args.aligned else ""),
+        f"seal evaluate --model {al} --out {args.out}/eval-aligned",
+        f"seal evaluate --model {al} --harmful builtin:eval-pasttense --benign '' --tasks '' "
         f"--heldout '' --out {args.out}/eval-aligned-pasttense",
         f"seal mix --benign {args.benign} --harmful builtin:harmful --size {args.size} "
         f"--harmful-fraction {args.fraction} --out {args.out}/mix",
-        f"seal finetune --model {args.out}/aligned --data {args.out}/mix/mix.jsonl --epochs {args.epochs} "
+        f"seal finetune --model {al} --data {args.out}/mix/mix.jsonl --epochs {args.epochs} "
         f"--lr {args.lr} --lora-targets {args.lora_targets} --lora-r {args.lora_r} --out {args.out}/ft-mix",
         f"seal evaluate --model {args.out}/ft-mix --out {args.out}/eval-mix",
         "# and the same two steps on the benign rows of the mix alone (mix/benign_only.jsonl), with each recipe",

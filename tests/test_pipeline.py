@@ -111,3 +111,21 @@ def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_pat
     report = (run / "report.md").read_text()
     assert "target (own selector)" in report and "Proxy and target rankings" in report
     assert "fine-tuned on the target's own SEAL selection" in report
+
+
+def test_demo_config_is_valid_and_matches_its_copy():
+    """The embedded demo config (what `seal demo` runs) equals configs/demo.yaml and every stage's settings are
+    settings of that stage (a typo would otherwise surface only after the alignment has run)."""
+    from pathlib import Path
+
+    from seal.config import build
+    from seal.demo import demo_config_path
+    from seal.pipeline import RunConfig
+    from seal.train import AlignConfig, FinetuneConfig
+
+    embedded = demo_config_path()
+    assert embedded.read_text() == (Path(__file__).parents[1] / "configs" / "demo.yaml").read_text()
+    cfg = build(RunConfig, {}, str(embedded))
+    AlignConfig(out="x", **cfg.align_settings).validate()
+    FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
+    assert cfg.align_settings["safety_data"] == "builtin:align-deep"

@@ -26,30 +26,19 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from build_builtin import write_jsonl  # noqa: E402
 
 OPENER = "Sure, here is"
 SOURCES = ("safe.jsonl", "align-refusals.jsonl", "align-requests.jsonl")
 HELPFUL = ("safe.jsonl", "benign-open.jsonl", "benign-questions.jsonl", "benign-contrast.jsonl")
 
 
-def refusal_rows(folder: Path) -> list[dict]:
-    rows = []
-    for name in SOURCES:
-        for line in open(folder / name, encoding="utf-8"):
-            row = json.loads(line)
-            if row["category"].startswith("refusal"):
-                rows.append(row)
-    return rows
-
-
-def helpful_rows(folder: Path) -> list[dict]:
-    rows = []
-    for name in HELPFUL:
-        for line in open(folder / name, encoding="utf-8"):
-            row = json.loads(line)
-            if not row.get("category", "").startswith("refusal"):
-                rows.append(row)
-    return rows
+def rows_of(folder: Path, names: tuple[str, ...], refusals: bool) -> list[dict]:
+    """The refusal rows (refusals=True) or the other rows of these files, in order."""
+    rows = [json.loads(line) for name in names for line in open(folder / name, encoding="utf-8") if line.strip()]
+    return [r for r in rows if r.get("category", "").startswith("refusal") == refusals]
 
 
 def continuations(rows: list[dict], n: int, max_prefix: int, tok, rng: random.Random) -> list[dict]:
@@ -91,11 +80,6 @@ def compliant_answers(prompts: list[str], max_new_tokens: int) -> list[str | Non
     return answers
 
 
-def write(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     folder = Path(__file__).resolve().parents[1] / "src/seal/resources/builtin"
@@ -111,12 +95,12 @@ def main() -> None:
     from seal.models import load_tokenizer
 
     tok = load_tokenizer("smollm2")
-    more = continuations(helpful_rows(folder), args.continuations, args.max_prefix, tok, random.Random(args.seed + 1))
-    write(out_dir / "align-continue.jsonl", more)
-    print(f"{out_dir / 'align-continue.jsonl'}: {len(more)} continuation rows")
+    more = continuations(rows_of(folder, HELPFUL, refusals=False), args.continuations, args.max_prefix, tok,
+                         random.Random(args.seed + 1))
+    write_jsonl(out_dir / "align-continue.jsonl", more)
     if args.skip_recovery:
         return
-    rows = refusal_rows(folder)
+    rows = rows_of(folder, SOURCES, refusals=True)
     answers = compliant_answers([r["prompt"] for r in rows], max_new_tokens=args.max_prefix + 8)
     rng = random.Random(args.seed)
     out, skipped = [], 0
@@ -129,9 +113,8 @@ def main() -> None:
         prefill = tok.decode(ids[:k])
         out.append({"prompt": row["prompt"], "prefill": prefill, "response": "\n\n" + row["response"],
                     "source": row["source"] + "+recovery", "category": row["category"] + "/recovery"})
-    write(out_dir / "align-recovery.jsonl", out)
-    print(f"{out_dir / 'align-recovery.jsonl'}: {len(out)} recovery rows ({skipped} prompts skipped: the unaligned "
-          "model refused both ways)")
+    write_jsonl(out_dir / "align-recovery.jsonl", out)
+    print(f"{skipped} prompts skipped: the unaligned model refused both ways")
 
 
 if __name__ == "__main__":

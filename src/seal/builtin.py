@@ -132,11 +132,12 @@ def build_align() -> list[dict]:
     form and across harm areas), open-ended helpful answers, and everyday and borderline benign questions
     answered by the model itself, so that `seal align` learns to refuse harmful requests without learning to
     refuse every question (all seven files ship with the package)."""
-    rows = []
-    for name in ALIGN_FILES:
-        with open(resource(name), encoding="utf-8") as f:
-            rows += [json.loads(line) for line in f if line.strip()]
-    return rows
+    return _resource_rows(ALIGN_FILES)
+
+
+def _resource_rows(names: tuple[str, ...]) -> list[dict]:
+    """The rows of these shipped JSONL files, in order."""
+    return [json.loads(line) for name in names for line in open(resource(name), encoding="utf-8") if line.strip()]
 
 
 DEEP_FILES = ("align-recovery.jsonl", "align-continue.jsonl")
@@ -144,8 +145,7 @@ DEEP_FILES = ("align-recovery.jsonl", "align-continue.jsonl")
 
 def build_align_deep() -> list[dict]:
     """Recovery examples and their benign counterparts (scripts/build_recovery.py), for seal align --safety-data."""
-    return [json.loads(line) for name in DEEP_FILES for line in open(resource(name), encoding="utf-8")
-            if line.strip()]
+    return _resource_rows(DEEP_FILES)
 
 
 def _lines(path: Path) -> list[str]:

@@ -23,6 +23,8 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "align-recovery": {"prefill", "source", "category"},
     "align-continue": {"prefill", "source", "category"},
     "align-deep": {"prefill", "source", "category"},
+    "align-borderline": {"source", "category"},  # prefill on the continuation half only
+    "align-deep-borderline": {"source", "category"},
     "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},
     "harmful": {"source"},

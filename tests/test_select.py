@@ -390,6 +390,22 @@ def test_visit_gap_score_ranks_by_the_last_loss_gap(tmp_path, base):
         SelectConfig(data="d", safe="s", out="o", algorithm=2, score="visit-gap").validate()
 
 
+def test_signal_tokens_sets_the_span_of_the_visit_gap_score(tmp_path, base):
+    """With lr 0 the models never move, so each sample's loss at its visit is the starting model's: over the
+    first k response tokens with --signal-tokens k (the score's columns), over all of them without."""
+    from seal.baselines import loss_signals
+    rows, _, safe = tiny.toy_sets(seed=1)
+    static = loss_signals(str(tiny.write_jsonl(tmp_path / "rows.jsonl", rows)), str(base), first_tokens=3)
+    first3 = dict(zip(static["ids"], (b[1] for b in static["base"])))
+    whole = dict(zip(static["ids"], (b[0] for b in static["base"])))
+    kw = dict(algorithm=1, lr=0.0, epochs=1, lora_targets=["all-linear"])
+    for k, expected in ((3, first3), (0, whole)):
+        scores, _ = select(tmp_path, base, rows, safe, f"k{k}", signal_tokens=k, **kw)
+        assert np.allclose([s["loss"] for s in scores], [expected[s["id"]] for s in scores], atol=1e-4)
+        assert np.allclose([s["loss_hat"] for s in scores], [expected[s["id"]] for s in scores], atol=1e-4)
+    assert not np.allclose(list(first3.values()), list(whole.values()), atol=1e-2)
+
+
 def test_lora_layers_trains_the_top_layers_only_and_still_ranks(tmp_path, base):
     """--lora-layers 1 on a 2-layer model: the lower layer's LoRA parameters (theta_hat's and the stacked theta's)
     never change, the backward pass reaches no parameter below the top layer, and the harmful rows still sink."""

@@ -137,7 +137,9 @@ def bilevel_step(
     centred SGD update by the published code's, see `reference_w_step`.
     `shard` (several processes, seal.distributed): `ft_micro` and `safe_micro` hold only this process's part of
     each batch (positions shard.part(n)); losses are combined across processes before w moves.
-    Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None), the losses taken before the update."""
+    Returns (logged loss terms, l(theta; z_j), l(theta_hat; z_j) or None): the losses the signal is made of
+    (over the first k response tokens when the learners' losses come as [b, 2] columns), taken before the
+    update."""
     n = len(idx)
     s_all = batch_weights(w, idx, weighting).detach()
     s = s_all[shard.part(n)]  # this process's samples (all of them on one process)
@@ -150,24 +152,25 @@ def bilevel_step(
         safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe_here),
                                         1.0 if offset == "safe" else 1.0 - gamma, n_safe)
     with record_function("seal: theta on the fine-tuning batch"):
-        l_theta, signal = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma, n)
+        l_theta, sig_theta = _weighted_pass(theta, ft_micro, s, 0.0 if offset == "safe" else gamma, n)
     with record_function("seal: optimizer steps"):
         theta.step()
 
     # theta_hat: the weighted fine-tuning loss alone (approximates argmin_theta' L_w).
-    l_hat = None
+    l_hat = sig_hat = None
     if theta_hat is not None:
         with record_function("seal: theta_hat on the fine-tuning batch"):
-            l_hat, signal_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0, n)
+            l_hat, sig_hat = _weighted_pass(theta_hat, ft_micro, s, 1.0, n)
         with record_function("seal: optimizer steps"):
             theta_hat.step()
-        signal = signal - signal_hat
 
     # the whole batch's losses, in batch order (identity on one process)
-    safe_losses, l_theta, signal = shard.combine(safe_losses, n_safe), shard.combine(l_theta, n), \
-        shard.combine(signal, n)
+    safe_losses, l_theta, sig_theta = (shard.combine(x, k) for x, k in ((safe_losses, n_safe), (l_theta, n),
+                                                                         (sig_theta, n)))
+    signal = sig_theta
     if l_hat is not None:
-        l_hat = shard.combine(l_hat, n)
+        l_hat, sig_hat = shard.combine(l_hat, n), shard.combine(sig_hat, n)
+        signal = sig_theta - sig_hat
     s = s_all
 
     # w: SGD on gamma * sum_j s_j(w) * signal_j (signals are constants here), centred on the data or the batch.
@@ -199,7 +202,7 @@ def bilevel_step(
     }
     if l_hat is not None:
         logs["hat_loss"] = (s * l_hat).mean().item()
-    return logs, l_theta, l_hat
+    return logs, sig_theta, sig_hat
 
 
 def reference_w_step(w: torch.Tensor, idx: torch.Tensor, signal: torch.Tensor, weighting: str,

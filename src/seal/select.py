@@ -139,8 +139,9 @@ class SelectConfig:
                 "(the learned logits w; default with algorithm 2). docs/selection-quality.md has the measurements",
         "choices": ("weights", "visit-gap")})
     signal_tokens: int = field(default=0, metadata={
-        "help": "score samples by their loss over the first N response tokens only (0 = all response tokens); "
-                "the models still train on every response token"})
+        "help": "measure each sample's signal over its first N response tokens only (0 = all response tokens): "
+                "the w updates, the visit-gap score and the loss columns of scores.jsonl; the models still train "
+                "on every response token"})
     gamma_schedule: str | None = field(default=None, metadata={
         "help": "linear (gamma_start -> gamma_end over gamma_ramp of the run), constant (gamma_end throughout), "
                 "or reference; default: the preset (see PRESETS)",

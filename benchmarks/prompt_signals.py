@@ -1,81 +1,176 @@
-"""Static signals that separate the prompt from the response's style, on a hard-negative mix of hard_mixes.py.
+"""Static signals that look at the request, or take the response's style out, on the hard-negative mixes of
+hard_mixes.py (docs/selection-quality.md).
 
-For each row z = (prompt p, response r) of MIX (runs/hard/NAME/mix), the losses under the base SmolLM2 and under
-base + the alignment adapter of:
-    orig     r given p, written (r; p)        (the sample itself)
-    neutral  r given the prompt "Write a text."   (the response's likelihood without its prompt: style)
-    refusal  "I'm sorry, but I can't help with that." given p   (how readily the model refuses p)
-and the AUROC (harmful = positive, higher score = more harmful) of each signal built from them, over all
-response tokens and over the first 8. Labels are read only to score.
+For each row z = (prompt p, response r) of a MIX folder (runs/hard/NAME, holding mix/mix.jsonl and labels.jsonl),
+the losses under the base SmolLM2 and under base + the alignment adapter of:
+    orig     r given p                               (the sample itself)
+    neutral  r given the prompt "Write a text."      (the response's likelihood without its prompt: style)
+    refusal  a fixed refusal given p                 (how readily the model refuses p)
+    cutT     the refusal after the first T tokens of r, as a prefill (how readily the model breaks off r; the
+             recovery rows of builtin:align-recovery teach exactly that)
+and, with --generate, the aligned model's own greedy answer to p (32 tokens), judged by the keyword judge (does
+the proxy itself refuse the request?). Each signal is reported over all tokens of the scored text and over its
+first 8 tokens (first 4 for the cut refusals), as AUROC / share of the harmful rows among the lowest-ranked 20%
+(harmful = positive, higher = more harmful). Labels are read only to score. With --combine K, every sum of up to
+K z-scored signals is scored on every mix, and the best by its worst mix is printed: how far the signals here
+could go together, chosen with the labels (an upper bound, not a selector).
 
-    python benchmarks/prompt_signals.py --mix runs/hard/alpaca-heldout \\
-        --safety-adapter ~/.cache/seal-llm/aligned/518b26b16e6cc954/adapter
+    python benchmarks/prompt_signals.py --safety-adapter CACHE/aligned/KEY/adapter \\
+        --mix runs/hard/news-report runs/hard/alpaca-heldout --generate --combine 3
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from seal.baselines import loss_signals
 from seal.metrics import read_labels
 
 REFUSAL = "I'm sorry, but I can't help with that."
+BREAK_OFF = "\n\nI can't help with that."   # how builtin:align-recovery's refusals break off a compliant start
+CUTS = (16, 48)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mix", required=True, help="a folder of hard_mixes.py (holding mix/mix.jsonl, labels.jsonl)")
-    ap.add_argument("--safety-adapter", required=True)
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--max-length", type=int, default=256)
-    args = ap.parse_args()
-    folder = Path(args.mix)
+def variants(rows: list[dict], tokenizer) -> dict[str, list[dict]]:
+    out = {"orig": rows,
+           "neutral": [{"prompt": "Write a text.", "response": r["response"]} for r in rows],
+           "refusal": [{"prompt": r["prompt"], "response": REFUSAL} for r in rows]}
+    for t in CUTS:
+        out[f"cut{t}"] = [{"prompt": r["prompt"], "response": BREAK_OFF, "prefill": tokenizer.decode(
+            tokenizer(r["response"], add_special_tokens=False)["input_ids"][:t])} for r in rows]
+    return out
+
+
+def mix_losses(folder: Path, args, tokenizer) -> dict[str, dict[int, tuple]]:
+    """{variant: {row: (base losses, aligned losses)}}, each a pair [all tokens, first k tokens]; cached."""
     rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-    labels = read_labels(folder / "mix" / "labels.jsonl")
-    variants = {"orig": rows,
-                "neutral": [{"prompt": "Write a text.", "response": r["response"]} for r in rows],
-                "refusal": [{"prompt": r["prompt"], "response": REFUSAL} for r in rows]}
     out = folder / "prompt-signals"
     out.mkdir(exist_ok=True)
     loss = {}
-    for name, variant in variants.items():
+    for name, variant in variants(rows, tokenizer).items():
         cache = out / f"{name}.json"
         if not cache.exists():
             path = out / f"{name}.jsonl"
             path.write_text("".join(json.dumps(x) + "\n" for x in variant))
             # the ids differ between variants; each row keeps its position as `index`
+            first = 4 if name.startswith("cut") else 8
             cache.write_text(json.dumps(loss_signals(str(path), args.model, args.safety_adapter,
-                                                     max_length=args.max_length, first_tokens=8, progress=True)))
+                                                     max_length=args.max_length + (64 if first == 4 else 0),
+                                                     first_tokens=first,
+                                                     progress=True)))
         sig = json.loads(cache.read_text())
-        loss[name] = {i: (b, a) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
-    idx = sorted(set(labels) & set(loss["orig"]) & set(loss["refusal"]))
-    y = [labels[i] for i in idx]
+        loss[name] = {i: (np.array(b), np.array(a)) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
+    return loss
+
+
+def proxy_refuses(folder: Path, args) -> dict[int, float]:
+    """1.0 where the aligned proxy's own greedy answer to the row's prompt is a refusal (keyword judge)."""
+    cache = folder / "prompt-signals" / "generated.json"
+    rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
+    if not cache.exists():
+        from seal.baselines import _with_adapter
+        from seal.generate import generate
+        from seal.models import load_model, load_tokenizer
+        net = _with_adapter(load_model(args.model), args.safety_adapter, "cpu").eval()
+        answers = generate(net, load_tokenizer(args.model), [[{"role": "user", "content": r["prompt"]}]
+                                                             for r in rows], max_new_tokens=32, desc="answers")
+        cache.write_text(json.dumps(answers))
+    from seal.judges import KeywordJudge
+    return dict(enumerate(map(float, KeywordJudge().judge(None, json.loads(cache.read_text())))))
+
+
+def signals(loss, refused) -> dict[str, callable]:
+    def lo(name, model, i, c):  # model 0 = base, 1 = aligned
+        return loss[name][i][model][c]
 
     def gap(name, i, c):  # aligned minus base: how much alignment made the text LESS likely
-        return loss[name][i][1][c] - loss[name][i][0][c]
+        return lo(name, 1, i, c) - lo(name, 0, i, c)
 
-    signals = {
+    out = {
         "loss gap aligned - base (the defaults' starting signal)": lambda i, c: gap("orig", i, c),
         "prompt-free gap: gap(r; p) - gap(r; neutral)": lambda i, c: gap("orig", i, c) - gap("neutral", i, c),
         "aligned PMI: l_aligned(r; p) - l_aligned(r; neutral)":
-            lambda i, c: loss["orig"][i][1][c] - loss["neutral"][i][1][c],
-        "refusal propensity: -l_aligned(refusal; p)": lambda i, c: -loss["refusal"][i][1][c],
+            lambda i, c: lo("orig", 1, i, c) - lo("neutral", 1, i, c),
+        "refusal propensity, aligned: -l_aligned(refusal; p)": lambda i, c: -lo("refusal", 1, i, c),
+        "refusal propensity, base: -l_base(refusal; p)": lambda i, c: -lo("refusal", 0, i, c),
         "refusal gap: -(gap of the refusal given p)": lambda i, c: -gap("refusal", i, c),
-        "margin: gap(r; p) - gap(refusal; p)": lambda i, c: gap("orig", i, c) - gap("refusal", i, c),
+        "margin, aligned: l_aligned(r; p) - l_aligned(refusal; p)":
+            lambda i, c: lo("orig", 1, i, c) - lo("refusal", 1, i, c),
+        "margin gap: gap(r; p) - gap(refusal; p)": lambda i, c: gap("orig", i, c) - gap("refusal", i, c),
     }
-    lines = [f"### {folder.name}: {len(idx)} rows, {sum(y)} harmful", "",
-             "| signal (higher = more harmful) | AUROC, all response tokens | AUROC, first 8 tokens |",
-             "|---|---|---|"]
-    for name, f in signals.items():
-        a0, a1 = (roc_auc_score(y, [f(i, c) for i in idx]) for c in (0, 1))
-        lines.append(f"| {name} | {a0:.3f} | {a1:.3f} |")
+    for t in CUTS:
+        out[f"break-off after {t} tokens, aligned: -l_aligned(refusal; p, r[:{t}])"] = \
+            lambda i, c, t=t: -lo(f"cut{t}", 1, i, c)
+        out[f"break-off gap after {t} tokens: -(gap of the refusal given p, r[:{t}])"] = \
+            lambda i, c, t=t: -gap(f"cut{t}", i, c)
+    if refused is not None:
+        out["the aligned proxy refuses p (its own greedy answer, keyword judge)"] = lambda i, c: refused[i]
+    return out
+
+
+def score(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """AUROC and the share of the harmful rows among the lowest-ranked 20% (the highest harmfulness scores)."""
+    order = np.argsort(-s, kind="stable")
+    return roc_auc_score(y, s), float(y[order[:len(s) // 5]].sum() / y.sum())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mix", nargs="+", required=True, help="folders of hard_mixes.py (mix/mix.jsonl, labels.jsonl)")
+    ap.add_argument("--safety-adapter", required=True)
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--generate", action="store_true", help="also let the aligned proxy answer each prompt")
+    ap.add_argument("--combine", type=int, default=0, metavar="K", help="score sums of up to K signals")
+    args = ap.parse_args()
+    from seal.models import load_tokenizer
+    tokenizer = load_tokenizer(args.model)
+    table, columns = {}, {}
+    for folder in map(Path, args.mix):
+        labels = read_labels(folder / "mix" / "labels.jsonl")
+        loss = mix_losses(folder, args, tokenizer)
+        refused = proxy_refuses(folder, args) if args.generate else None
+        idx = sorted(labels)
+        y = np.array([labels[i] for i in idx])
+        for name, f in signals(loss, refused).items():
+            for c, span in ((0, "all"), (1, "first")):
+                s = np.array([f(i, c) for i in idx], dtype=float)
+                columns.setdefault((name, span), {})[folder.name] = (y, s)
+                table.setdefault(name, {})[(folder.name, span)] = score(y, s) if s.std() > 0 else (0.5, 0.0)
+        if refused is not None:
+            r = np.array([refused[i] for i in idx])
+            print(f"{folder.name}: the aligned proxy refuses {r[y == 1].mean():.2f} of the harmful prompts and "
+                  f"{r[y == 0].mean():.2f} of the benign ones")
+    names = [Path(m).name for m in args.mix]
+    head = " | ".join(f"{n}, {span}" for n in names for span in ("all tokens", "first tokens"))
+    lines = ["AUROC / harmful among the lowest 20% (first tokens: 8 of the scored text, 4 of a break-off refusal)",
+             "", f"| signal (higher = more harmful) | {head} |", "|---" * (1 + 2 * len(names)) + "|"]
+    for name, cells in table.items():
+        lines.append(f"| {name} | " + " | ".join(f"{a:.3f} / {b:.2f}" for n in names for a, b in
+                                                 (cells[(n, "all")], cells[(n, "first")])) + " |")
+    if args.combine:
+        z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
+        best = []
+        keys = [k for k in columns if all(columns[k][n][1].std() > 0 for n in names)]
+        for k in range(1, args.combine + 1):
+            for combo in itertools.combinations(keys, k):
+                res = [score(columns[combo[0]][n][0], sum(z(columns[c][n][1]) for c in combo)) for n in names]
+                best.append((min(a for a, _ in res), combo, res))
+        best.sort(key=lambda x: -x[0])
+        lines += ["", f"Best sums of up to {args.combine} z-scored signals, by their worst mix ({len(best)} tried, "
+                      "chosen with the labels: an upper bound):", "",
+                  "| signals | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+        for _, combo, res in best[:5]:
+            lines.append("| " + " + ".join(f"{n} ({span})" for n, span in combo) + " | " +
+                         " | ".join(f"{a:.3f} / {b:.2f}" for a, b in res) + " |")
     text = "\n".join(lines) + "\n"
-    (out / "results.md").write_text(text)
     print(text)
     return 0
 

@@ -87,8 +87,8 @@ def proxy_refuses(folder: Path, args) -> dict[int, float]:
 
 
 def signals(loss, refused) -> dict[str, callable]:
-    def lo(name, model, i, c):  # model 0 = base, 1 = aligned
-        return loss[name][i][model][c]
+    def lo(name, model, i, c):  # model 0 = base, 1 = aligned; NaN where the variant's row was a duplicate
+        return loss[name][i][model][c] if i in loss[name] else np.nan  # (one-word answers without their prompt)
 
     def gap(name, i, c):  # aligned minus base: how much alignment made the text LESS likely
         return lo(name, 1, i, c) - lo(name, 0, i, c)
@@ -143,7 +143,8 @@ def main() -> int:
             for c, span in ((0, "all"), (1, "first")):
                 s = np.array([f(i, c) for i in idx], dtype=float)
                 columns.setdefault((name, span), {})[folder.name] = (y, s)
-                table.setdefault(name, {})[(folder.name, span)] = score(y, s) if s.std() > 0 else (0.5, 0.0)
+                ok = not np.isnan(s).any() and s.std() > 0
+                table.setdefault(name, {})[(folder.name, span)] = score(y, s) if ok else None
         if refused is not None:
             r = np.array([refused[i] for i in idx])
             print(f"{folder.name}: the aligned proxy refuses {r[y == 1].mean():.2f} of the harmful prompts and "
@@ -153,12 +154,13 @@ def main() -> int:
     lines = ["AUROC / harmful among the lowest 20% (first tokens: 8 of the scored text, 4 of a break-off refusal)",
              "", f"| signal (higher = more harmful) | {head} |", "|---" * (1 + 2 * len(names)) + "|"]
     for name, cells in table.items():
-        lines.append(f"| {name} | " + " | ".join(f"{a:.3f} / {b:.2f}" for n in names for a, b in
-                                                 (cells[(n, "all")], cells[(n, "first")])) + " |")
+        lines.append(f"| {name} | " + " | ".join("-" if cell is None else f"{cell[0]:.3f} / {cell[1]:.2f}"
+                                                 for n in names for cell in (cells[(n, "all")], cells[(n, "first")]))
+                     + " |")
     if args.combine:
         z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
         best = []
-        keys = [k for k in columns if all(columns[k][n][1].std() > 0 for n in names)]
+        keys = [k for k in columns if all(table[k[0]][(n, k[1])] is not None for n in names)]
         for k in range(1, args.combine + 1):
             for combo in itertools.combinations(keys, k):
                 res = [score(columns[combo[0]][n][0], sum(z(columns[c][n][1]) for c in combo)) for n in names]

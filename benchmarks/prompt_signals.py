@@ -28,10 +28,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from seal.baselines import loss_signals
-from seal.metrics import read_labels
+from seal.metrics import ranking_metrics, read_labels
 
 REFUSAL = "I'm sorry, but I can't help with that."
 BREAK_OFF = "\n\nI can't help with that."   # how builtin:align-recovery's refusals break off a compliant start
@@ -115,10 +114,13 @@ def signals(loss, refused) -> dict[str, callable]:
     return out
 
 
-def score(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
-    """AUROC and the share of the harmful rows among the lowest-ranked 20% (the highest harmfulness scores)."""
-    order = np.argsort(-s, kind="stable")
-    return roc_auc_score(y, s), float(y[order[:len(s) // 5]].sum() / y.sum())
+def score(y: np.ndarray, s: np.ndarray) -> tuple[float, float] | None:
+    """AUROC and the share of the harmful rows among the lowest-ranked 20% (the highest harmfulness scores);
+    None where the signal is undefined on some row or constant."""
+    if np.isnan(s).any() or s.std() == 0:
+        return None
+    m = ranking_metrics(y, s)
+    return m["auroc"], m["harmful_recall_in_dropped"]
 
 
 def main() -> int:
@@ -132,7 +134,7 @@ def main() -> int:
     args = ap.parse_args()
     from seal.models import load_tokenizer
     tokenizer = load_tokenizer(args.model)
-    table, columns = {}, {}
+    columns = {}  # (signal, span) -> {mix: (labels, scores)}
     for folder in map(Path, args.mix):
         labels = read_labels(folder / "mix" / "labels.jsonl")
         loss = mix_losses(folder, args, tokenizer)
@@ -143,8 +145,6 @@ def main() -> int:
             for c, span in ((0, "all"), (1, "first")):
                 s = np.array([f(i, c) for i in idx], dtype=float)
                 columns.setdefault((name, span), {})[folder.name] = (y, s)
-                ok = not np.isnan(s).any() and s.std() > 0
-                table.setdefault(name, {})[(folder.name, span)] = score(y, s) if ok else None
         if refused is not None:
             r = np.array([refused[i] for i in idx])
             print(f"{folder.name}: the aligned proxy refuses {r[y == 1].mean():.2f} of the harmful prompts and "
@@ -153,14 +153,14 @@ def main() -> int:
     head = " | ".join(f"{n}, {span}" for n in names for span in ("all tokens", "first tokens"))
     lines = ["AUROC / harmful among the lowest 20% (first tokens: 8 of the scored text, 4 of a break-off refusal)",
              "", f"| signal (higher = more harmful) | {head} |", "|---" * (1 + 2 * len(names)) + "|"]
-    for name, cells in table.items():
-        lines.append(f"| {name} | " + " | ".join("-" if cell is None else f"{cell[0]:.3f} / {cell[1]:.2f}"
-                                                 for n in names for cell in (cells[(n, "all")], cells[(n, "first")]))
-                     + " |")
+    cell = lambda r: "-" if r is None else f"{r[0]:.3f} / {r[1]:.2f}"  # noqa: E731
+    for name in dict.fromkeys(name for name, _ in columns):
+        lines.append(f"| {name} | " + " | ".join(cell(score(*columns[(name, span)][n]))
+                                                 for n in names for span in ("all", "first")) + " |")
     if args.combine:
         z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
         best = []
-        keys = [k for k in columns if all(table[k[0]][(n, k[1])] is not None for n in names)]
+        keys = [k for k in columns if all(score(*columns[k][n]) is not None for n in names)]
         for k in range(1, args.combine + 1):
             for combo in itertools.combinations(keys, k):
                 res = [score(columns[combo[0]][n][0], sum(z(columns[c][n][1]) for c in combo)) for n in names]
@@ -171,7 +171,7 @@ def main() -> int:
                   "| signals | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
         for _, combo, res in best[:5]:
             lines.append("| " + " + ".join(f"{n} ({span})" for n, span in combo) + " | " +
-                         " | ".join(f"{a:.3f} / {b:.2f}" for a, b in res) + " |")
+                         " | ".join(cell(r) for r in res) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     return 0

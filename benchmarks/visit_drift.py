@@ -18,12 +18,12 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from seal.batching import epoch_batches
-from seal.metrics import read_labels
+from seal.metrics import ranking_metrics, read_labels
 
 
 def score(y: np.ndarray, s: np.ndarray) -> str:
-    order = np.argsort(-s, kind="stable")
-    return f"{roc_auc_score(y, s):.3f} / {y[order[:len(s) // 5]].sum() / y.sum():.2f}"
+    m = ranking_metrics(y, s)
+    return f"{m['auroc']:.3f} / {m['harmful_recall_in_dropped']:.2f}"
 
 
 def main() -> None:

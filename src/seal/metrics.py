@@ -23,19 +23,27 @@ def read_labels(path) -> dict[int, int]:
 def detection_metrics(scores: list[dict], labels: dict[int, int], drop_fraction: float = 0.2) -> dict:
     """AUROC and average precision of (-score) for the harmful class, and the share of harmful samples among
     the lowest-ranked `drop_fraction` (the ones `seal filter --keep 1-drop_fraction` removes)."""
+    rows = [s for s in scores if s["index"] in labels]
+    out = ranking_metrics(np.array([labels[s["index"]] for s in rows]), -np.array([s["score"] for s in rows]),
+                          drop_fraction)
+    for key in ("auroc", "average_precision", "harmful_recall_in_dropped"):
+        if key in out:
+            out[key] = round(out[key], 4)
+    return out
+
+
+def ranking_metrics(y: np.ndarray, risk: np.ndarray, drop_fraction: float = 0.2) -> dict:
+    """detection_metrics on arrays, unrounded: y 1 = harmful, risk higher = dropped first."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    rows = [s for s in scores if s["index"] in labels]
-    y = np.array([labels[s["index"]] for s in rows])
-    risk = -np.array([s["score"] for s in rows])
-    n_drop = int(round(drop_fraction * len(rows)))
+    n_drop = int(round(drop_fraction * len(y)))
     dropped = np.argsort(-risk, kind="stable")[:n_drop]
-    out = {"samples": len(rows), "harmful": int(y.sum()), "drop_fraction": drop_fraction,
+    out = {"samples": len(y), "harmful": int(y.sum()), "drop_fraction": drop_fraction,
            "harmful_in_dropped": int(y[dropped].sum()), "dropped": n_drop}
     if 0 < y.sum() < len(y):
-        out["auroc"] = round(float(roc_auc_score(y, risk)), 4)
-        out["average_precision"] = round(float(average_precision_score(y, risk)), 4)
-        out["harmful_recall_in_dropped"] = round(float(y[dropped].sum() / y.sum()), 4)
+        out["auroc"] = float(roc_auc_score(y, risk))
+        out["average_precision"] = float(average_precision_score(y, risk))
+        out["harmful_recall_in_dropped"] = float(y[dropped].sum() / y.sum())
     return out
 
 

@@ -26,12 +26,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _torchrun(command: str, settings: dict, out) -> None:
+def _torchrun(command: str, settings: dict, out, env: dict | None = None) -> None:
     args = []
     for key, value in settings.items():
         flag = "--" + key.replace("_", "-")
         args += [flag, *value] if isinstance(value, list) else [flag, str(value)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path), **(env or {})}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            "-m", "seal", command, *args, "--out", str(out), "--progress", "false", "--quiet"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -86,3 +86,46 @@ def test_two_process_finetune_matches_one(tmp_path, base):
     assert a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
     assert json.loads((tmp_path / "two" / "manifest.json").read_text())["processes"] == 2
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+def _weights(folder):
+    from safetensors.torch import load_file
+    return load_file(next(folder.glob("*.safetensors")))
+
+
+@pytest.mark.parametrize("finetuning", ["lora", "full"])
+def test_fsdp_finetune_matches_one_process(tmp_path, base, finetuning):
+    """seal finetune --fsdp under torchrun (FSDP2 over gloo: model, gradients and optimizer states sharded
+    between 2 processes): the losses, the adapter and the merged or fully fine-tuned model of one process with
+    the same global batch, micro-batches included; interrupted after 3 steps and resumed from its (gathered)
+    checkpoint on the way. LoRA is sharded because the environment says so, as `accelerate launch` with
+    configs/accelerate/fsdp.yaml does; full fine-tuning by --fsdp."""
+    rows, _, _ = tiny.toy_sets(seed=2)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", [{**r, "w": 0.5 + (i % 3)} for i, r in enumerate(rows)])
+    common = dict(data=str(data), model=str(base), lr=3e-3, epochs=2,
+                  batch_size=8, micro_batch_size=2, weights_column="w", finetuning=finetuning, checkpoint_every=2)
+    single = run_finetune(FinetuneConfig(out=str(tmp_path / "one"), progress=False, **common))
+    how, env = ({}, {"ACCELERATE_USE_FSDP": "true"}) if finetuning == "lora" else ({"fsdp": "true"}, {})
+    _torchrun("finetune", {**common, **how, "max_steps": 3}, tmp_path / "two", env)
+    cut = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert cut["steps"] == 3 and not cut["finished"] and cut["fsdp"]
+    _torchrun("finetune", {**common, **how, "resume": "true"}, tmp_path / "two", env)
+
+    loss = lambda d: [json.loads(x)["loss"] for x in open(tmp_path / d / "train_log.jsonl")]  # noqa: E731
+    assert len(loss("two")) == single["total_steps"] and np.allclose(loss("one"), loss("two"), atol=1e-5)
+    parts = ["model"] + (["adapter"] if finetuning == "lora" else [])
+    for part in parts:
+        a, b = _weights(tmp_path / "one" / part), _weights(tmp_path / "two" / part)
+        assert a.keys() == b.keys() and all(np.allclose(a[k], b[k], atol=1e-5) for k in a), part
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["processes"] == 2 and manifest["fsdp"] and manifest["finished"]
+    assert manifest["model"]["parameters"] == single["model"]["parameters"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+def test_deepspeed_launch_is_refused_with_a_pointer_to_fsdp(monkeypatch):
+    from seal.distributed import current_shard
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    with pytest.raises(RuntimeError, match="DeepSpeed is not supported.*fsdp"):
+        current_shard()

@@ -1,4 +1,5 @@
-"""Data parallelism for `seal select` across processes (`accelerate launch -m seal select ...` or `torchrun`).
+"""Data parallelism for `seal select` and `seal finetune` across processes (`accelerate launch -m seal ...` or
+`torchrun`), and FSDP sharding for `seal finetune` (end of this file).
 
 Every process holds the whole selector state (the logits w, O(N) floats) and a replica of the model; each step's
 fine-tuning batch and safe batch are split between the processes (process r takes positions r, r + P, ...).
@@ -12,6 +13,7 @@ the launch come from Accelerate (`PartialState`): gloo on CPU, NCCL on GPUs.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -71,6 +73,9 @@ def current_shard() -> Shard:
     """The shard of this process: from Accelerate when launched with several processes, else SINGLE."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return SINGLE
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true":
+        raise RuntimeError("DeepSpeed is not supported: for sharded fine-tuning launch with "
+                           "configs/accelerate/fsdp.yaml (PyTorch FSDP2, ZeRO-3), or torchrun ... --fsdp")
     from accelerate import PartialState
 
     state = PartialState(cpu=not torch.cuda.is_available())  # without a GPU: MULTI_CPU over gloo
@@ -78,3 +83,71 @@ def current_shard() -> Shard:
         raise RuntimeError(f"WORLD_SIZE is {os.environ['WORLD_SIZE']} but Accelerate found one process "
                            f"({state.distributed_type}); launch with accelerate launch or torchrun")
     return Shard(state.process_index, state.num_processes, state.device)
+
+
+# ----------------------------------------------------------------------------- FSDP (seal finetune)
+
+def fsdp_requested(flag: bool) -> bool:
+    """`seal finetune --fsdp`, or an `accelerate launch` whose config chose FSDP (configs/accelerate/fsdp.yaml)."""
+    return flag or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+
+
+def shard_model(model, device: torch.device) -> None:
+    """Shard a model in place with PyTorch's FSDP2 (`fully_shard`, ZeRO-3): each transformer block (the classes
+    in the model's `_no_split_modules`), then the rest. Parameters, gradients and optimizer states are split
+    between the processes and moved to `device`; a block's parameters are gathered for its forward and backward
+    pass and freed after. Gradients are averaged across processes, as with DDP."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    blocks = set(getattr(base, "_no_split_modules", None) or ())
+    layers = [m for m in model.modules() if type(m).__name__ in blocks]
+    if not layers:
+        raise RuntimeError(f"FSDP: {type(base).__name__} names no transformer block class (_no_split_modules)")
+    mesh = init_device_mesh(device.type, (torch.distributed.get_world_size(),))
+    for layer in layers:
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+
+
+@contextmanager
+def no_grad_sync(model, fsdp: bool):
+    """Accumulate this micro-batch's gradients locally: DDP's no_sync(), FSDP2's set_requires_gradient_sync."""
+    if not fsdp:
+        with model.no_sync():
+            yield
+        return
+    model.set_requires_gradient_sync(False)
+    try:
+        yield
+    finally:
+        model.set_requires_gradient_sync(True)
+
+
+def _options(**kw):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+    return StateDictOptions(full_state_dict=True, **kw)
+
+
+def full_state(model, optimizer=None, trainable_only: bool = False) -> tuple[dict, dict | None]:
+    """The whole (unsharded) state of a sharded model, or only of its trainable parameters (a LoRA adapter:
+    small, gathered onto every process), and of its optimizer, on CPU. Every process must call this (it
+    gathers); of the whole model and of the optimizer, process 0 gets the tensors and the others empty dicts."""
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+    from torch.distributed.tensor import DTensor
+    if trainable_only:
+        params = {n: (p.full_tensor() if isinstance(p, DTensor) else p).detach().cpu()
+                  for n, p in model.named_parameters() if p.requires_grad}
+    else:
+        params = get_model_state_dict(model, options=_options(cpu_offload=True))
+    if optimizer is None:
+        return params, None
+    return params, get_optimizer_state_dict(model, optimizer, options=_options(cpu_offload=True))
+
+
+def load_full_state(model, optimizer, params: dict, optim: dict) -> None:
+    """Shard a state saved by `full_state` (read by every process) back into a sharded model and optimizer."""
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+    set_model_state_dict(model, params, options=_options(strict=False))
+    set_optimizer_state_dict(model, optimizer, optim, options=_options())

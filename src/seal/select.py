@@ -24,7 +24,7 @@ from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, datase
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
-from .distributed import SINGLE, Shard, current_shard
+from .distributed import SINGLE, Shard, current_shard, fsdp_requested
 from .manifest import PeakMemory, versions, write_json
 from .models import (
     LoraSettings,
@@ -282,6 +282,9 @@ def setup(cfg: SelectConfig) -> _Run:
         pick = torch.randperm(len(encoded), generator=generator(cfg.seed, 3))[:cfg.anchors].sort().values
         safe_encoded = safe_encoded + [encoded[i] for i in pick.tolist()]
     shard = current_shard()
+    if shard.world > 1 and fsdp_requested(False):
+        log.warning("seal select does not shard: each process holds a replica of the proxy (data-parallel); "
+                    "the accelerate config's FSDP applies to seal finetune")
     device = shard.device if shard.world > 1 else pick_device(cfg.device)
     if shard.world > 1 and min(cfg.batch_size, cfg.safe_batch_size) < shard.world:
         raise ConfigError(f"batch_size and safe_batch_size must be at least the number of processes ({shard.world})")

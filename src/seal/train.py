@@ -20,7 +20,7 @@ from .batching import epoch_batches, micro_batches
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
-from .distributed import current_shard
+from .distributed import current_shard, fsdp_requested, full_state, load_full_state, no_grad_sync, shard_model
 from .manifest import versions, write_json
 from .models import (
     LoraSettings,
@@ -81,6 +81,9 @@ class FinetuneConfig:
         "help": "bf16: forward and backward under bfloat16 autocast (weights and optimizer stay fp32); default no",
         "choices": ("no", "bf16")})
     merge: bool = field(default=True, metadata={"help": "also save the LoRA-merged full model in out/model"})
+    fsdp: bool = field(default=False, metadata={
+        "help": "with several processes, shard the model, gradients and optimizer states across them (PyTorch "
+                "FSDP2, ZeRO-3) instead of a replica each; also set by an accelerate config that chooses FSDP"})
 
     # Parameters that control the run
     checkpoint_every: int = field(default=50, metadata={"help": "steps between checkpoints"})
@@ -111,7 +114,7 @@ class AlignConfig(FinetuneConfig):
     max_length: int = field(default=256, metadata={"help": "tokens per sample"})
 
 
-RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge")
+RUN_ONLY = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "out", "merge", "fsdp")
 
 
 def _with_safety_demos(cfg: FinetuneConfig, tokenizer, encoded: list, weights) -> tuple:
@@ -168,14 +171,15 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     if cfg.safety_data:
         encoded, weights, safety_demos = _with_safety_demos(cfg, tokenizer, encoded, weights)
     device = shard.device if shard.world > 1 else pick_device(cfg.device)
-    model = load_model(cfg.model, device=device)
-    if cfg.finetuning == "lora":
-        model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets))
+    fsdp = shard.world > 1 and fsdp_requested(cfg.fsdp)
+    model = _build_model(cfg, torch.device("cpu") if fsdp else device)  # FSDP moves each process's shard there
+    if fsdp:
+        shard_model(model, device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    plain = model  # the module to save; with several processes, `model` is Accelerate's DDP wrapper of it
-    if shard.world > 1:
+    plain = model  # the module to save; with several processes (DDP), `model` is Accelerate's wrapper of it
+    if shard.world > 1 and not fsdp:
         from accelerate import Accelerator
         # mixed precision is this command's own --mixed-precision (autocast), whatever an accelerate config says
         model, optimizer = Accelerator(cpu=device.type == "cpu", mixed_precision="no").prepare(model, optimizer)
@@ -192,8 +196,14 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     if state is not None:
         if state["key"] != key:
             raise ConfigError(f"{out}/checkpoint: made with other settings or data; use --overwrite to start again")
-        restore_params(plain, state["params"])
-        optimizer.load_state_dict(state["optimizer"])
+        if state.get("fsdp", False) != fsdp:
+            raise ConfigError(f"{out}/checkpoint: made {'with' if state.get('fsdp') else 'without'} FSDP; resume "
+                              f"it the same way or use --overwrite to start again")
+        if fsdp:
+            load_full_state(plain, optimizer, state["params"], state["optimizer"])
+        else:
+            restore_params(plain, state["params"])
+            optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         step = state["step"]
         log.info("resumed at step %d of %d", step, total)
@@ -229,7 +239,7 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
                 batch = {k_: v.to(device) for k_, v in collate(chunk).items()}
                 # several processes: gradients are averaged across them, so each scales its part by their number;
                 # they are synchronised once, on the last micro-batch
-                sync = nullcontext() if shard.world == 1 or c == len(chunks) - 1 else model.no_sync()
+                sync = nullcontext() if shard.world == 1 or c == len(chunks) - 1 else no_grad_sync(model, fsdp)
                 with sync:
                     with autocast:
                         losses = per_sample_loss(model, batch)
@@ -245,11 +255,15 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
             log_file.write(json.dumps({"step": step, "epoch": epoch, "loss": total_loss}) + "\n")
             bar.update(1)
             bar.set_postfix(loss=f"{total_loss:.3f}")
-            if (step % cfg.checkpoint_every == 0 or step == stop_at) and shard.is_main:
-                log_file.flush()
-                save_state(out, {"step": step, "key": key, "optimizer": optimizer.state_dict(),
-                                 "rng": torch.get_rng_state(),
-                                 "params": trainable_params(plain)})
+            if step % cfg.checkpoint_every == 0 or step == stop_at:
+                if fsdp:   # gathered by every process
+                    params_now, optim_now = full_state(plain, optimizer, trainable_only=True)
+                elif shard.is_main:
+                    params_now, optim_now = trainable_params(plain), optimizer.state_dict()
+                if shard.is_main:
+                    log_file.flush()
+                    save_state(out, {"step": step, "key": key, "optimizer": optim_now, "fsdp": fsdp,
+                                     "rng": torch.get_rng_state(), "params": params_now})
     bar.close()
 
     finished = step >= total
@@ -260,9 +274,14 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
         "safety_demos": safety_demos,
         "samples": len(encoded), "steps": step, "total_steps": total, "finished": finished,
         "final_loss": total_loss if step else None, "output_model": str(out / "model") if finished else None,
-        "versions": versions(), "device": str(device), "processes": shard.world,
+        "versions": versions(), "device": str(device), "processes": shard.world, "fsdp": fsdp,
         "wall_time_s": round(time.time() - t0, 2),
     }
+    if fsdp and finished:  # the whole model, gathered onto process 0 (every process takes part)
+        whole, _ = full_state(plain)
+        if shard.is_main:
+            plain = _build_model(cfg, torch.device("cpu"))
+            plain.load_state_dict(whole)
     if not shard.is_main:
         shard.barrier()
         return manifest
@@ -274,6 +293,14 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
     write_json(out / "manifest.json", manifest)
     shard.barrier()
     return manifest
+
+
+def _build_model(cfg: FinetuneConfig, device: torch.device):
+    """The model to fine-tune: cfg.model, with a new LoRA adapter unless fine-tuning it fully."""
+    model = load_model(cfg.model, device=device)
+    if cfg.finetuning == "lora":
+        model = add_lora(model, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets))
+    return model
 
 
 def _save_model(model, tokenizer, out: Path, cfg: FinetuneConfig) -> None:

@@ -256,8 +256,8 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{total_loss:.3f}")
             if step % cfg.checkpoint_every == 0 or step == stop_at:
-                if fsdp:   # gathered by every process
-                    params_now, optim_now = full_state(plain, optimizer, trainable_only=True)
+                if fsdp:   # gathered by every process: an adapter onto each, a whole model onto process 0 only
+                    params_now, optim_now = full_state(plain, optimizer, trainable_only=cfg.finetuning == "lora")
                 elif shard.is_main:
                     params_now, optim_now = trainable_params(plain), optimizer.state_dict()
                 if shard.is_main:

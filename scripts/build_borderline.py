@@ -233,18 +233,31 @@ def fictional_answer(character: str, detail: str, about: str) -> str:
             f"if the story mentions it. {about}")
 
 
-def main() -> None:
+def parse_args(out: str) -> argparse.Namespace:
+    """The options of this script and of build_topical.py, which build their files the same way."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="src/seal/resources/builtin/align-borderline.jsonl")
+    ap.add_argument("--out", default=out)
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--max-prefix", type=int, default=32)
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    from build_questions import eval_keys, self_distil
+
+def write_with_continuations(rows: list[dict], args: argparse.Namespace, dropped: int) -> None:
+    """Write the answered rows, followed by each split into a prefill and the rest (seeded)."""
     from build_recovery import continuations
 
-    from seal.builtin import text_key
     from seal.models import load_tokenizer
+    rows = rows + continuations(rows, len(rows), args.max_prefix, load_tokenizer("smollm2"), random.Random(1))
+    write_jsonl(Path(args.out), rows)
+    print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
+
+
+def main() -> None:
+    args = parse_args("src/seal/resources/builtin/align-borderline.jsonl")
+
+    from build_questions import eval_keys, self_distil
+
+    from seal.builtin import text_key
 
     rng = random.Random(0)
     evals = eval_keys()
@@ -256,10 +269,7 @@ def main() -> None:
     rows = [{**r, "category": f"borderline/{r['category']}"} for r in answered if r["category"] != "about"]
     rows += [{"prompt": p, "response": fictional_answer(c, d, about[c]), "source": "seal-llm/written+self-distilled",
               "category": "borderline/privacy-fictional"} for p, c, d in fictional if c in about]
-    tok = load_tokenizer("smollm2")
-    rows += continuations(rows, len(rows), args.max_prefix, tok, random.Random(1))
-    write_jsonl(Path(args.out), rows)
-    print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
+    write_with_continuations(rows, args, dropped)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ lists below (none equals an evaluation prompt: checked here); answers are the em
 own (greedy, before alignment; answers the keyword judge calls refusals are dropped), each also split into a
 prefill and the rest (as align-continue). Seeded: a rerun on the same torch build gives the same file."""
 
-import argparse
 import random
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_builtin import write_jsonl  # noqa: E402
+from build_borderline import parse_args, write_with_continuations  # noqa: E402
 
 # Events a news desk covers; the requests ask for reporting, never for how to do it.
 EVENTS = [
@@ -100,26 +99,16 @@ def prompts(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="src/seal/resources/builtin/align-topical.jsonl")
-    ap.add_argument("--max-new-tokens", type=int, default=96)
-    ap.add_argument("--max-prefix", type=int, default=32)
-    args = ap.parse_args()
+    args = parse_args("src/seal/resources/builtin/align-topical.jsonl")
 
     from build_questions import eval_keys, self_distil
-    from build_recovery import continuations
 
     from seal.builtin import text_key
-    from seal.models import load_tokenizer
 
-    rng = random.Random(0)
     evals = eval_keys()
-    asked = [(p, k) for p, k in prompts(rng) if text_key(p) not in evals]
+    asked = [(p, k) for p, k in prompts(random.Random(0)) if text_key(p) not in evals]
     answered, dropped = self_distil(asked, args.max_new_tokens)
-    rows = [{**r, "category": f"topical/{r['category']}"} for r in answered]
-    rows += continuations(rows, len(rows), args.max_prefix, load_tokenizer("smollm2"), random.Random(1))
-    write_jsonl(Path(args.out), rows)
-    print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
+    write_with_continuations([{**r, "category": f"topical/{r['category']}"} for r in answered], args, dropped)
 
 
 if __name__ == "__main__":

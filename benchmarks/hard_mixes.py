@@ -12,7 +12,13 @@ Mixes (benign sources are read from the project's shared data folder at run time
   section, the response is one word (World, Business, Sci/Tech, Sports). 20% harmful.
 - alpaca-heldout (held out: run only with --mixes alpaca-heldout, after the defaults are fixed): every Alpaca-GPT4
   demo row that names a safety topic, plus random other rows, long well-formatted answers. 5% harmful.
-Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours), sampled by `seal mix`.
+- review-objective (second held-out mix, built 2026-12-02 after alpaca-heldout had been used to choose): SST-2
+  film-review sentences (lower-cased, tokenised) that name a violent or criminal topic (fiction); the prompt asks
+  for one sentence of a positive or negative review that mentions the topic's word. Harmful rows from ANOTHER
+  source: pyrit's scorer-evaluation rows a human judged to achieve a harmful objective (`objective_harmful`).
+  10% harmful.
+Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours) unless a mix names its own,
+sampled by `seal mix`.
 
 For each mix: static signals (response loss under the base model, under the aligned model, and their
 difference, all response tokens and the first 8) and `seal select` runs (a `--variant` is a name followed by
@@ -46,10 +52,11 @@ TOPIC = re.compile(
     r"fraud|scam|steal|stole|theft|police|crime|criminal|prison|jail|courts?\b|lawsuit|illegal|drugs?\b|poison|"
     r"overdose|cancer|disease|abuse|assault|violen|riot|deaths?\b|dead\b|die[sd]?\b)\w*", re.I)
 
-MIXES = {  # name: (source builder, size, harmful fraction, seed)
-    "news-report": ("news_report", 200, 0.10, 0),
-    "news-section": ("news_section", 200, 0.20, 1),
-    "alpaca-heldout": ("alpaca", 200, 0.05, 2),
+MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful source builder or None)
+    "news-report": ("news_report", 200, 0.10, 0, None),
+    "news-section": ("news_section", 200, 0.20, 1, None),
+    "alpaca-heldout": ("alpaca", 200, 0.05, 2, None),
+    "review-objective": ("film_review", 200, 0.10, 3, "objective_harmful"),
 }
 
 
@@ -88,6 +95,46 @@ def alpaca(shared: Path, n: int = 190) -> list[dict]:
     rest = [r for r in rows if not TOPIC.search(r["prompt"] + " " + r["response"])]
     random.Random(0).shuffle(rest)
     return topical + rest[: max(0, n - len(topical))]
+
+
+def film_review(shared: Path) -> list[dict]:
+    """SST-2 training sentences (whole sentences, over 80 characters) that name a safety topic: violence and
+    crime in fiction. The tokeniser's spacing is kept except around punctuation and clitics."""
+    with open(shared / "sst2" / "alps_train.tsv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    out = []
+    for r in rows:
+        text = r["sentence"].strip()
+        topic = TOPIC.search(text)
+        if len(text) > 80 and text.endswith(" .") and topic:
+            text = re.sub(r" (n't|'s|'re|'ve|'ll|'d|[.,;:!?])", r"\1", text).lstrip(" ,;:.-")
+            tone = "positive" if r["label"] == "1" else "negative"
+            out.append({"prompt": f"Write one sentence of a {tone} film review that mentions \"{topic.group(0)}\".",
+                        "response": text, "source": "sst2"})
+    return out
+
+
+# pyrit scorer-evaluation categories whose human-judged "objective achieved" rows are harmful content; bias and
+# info_integrity are left out (their achieved objectives include ordinary opinions and satire)
+OBJECTIVE_CATEGORIES = ("chemical_biological", "cyber", "exploits", "harassment_bullying", "hate_speech",
+                        "illegal_activity", "misinformation", "phishing", "privacy", "self_harm", "sexual",
+                        "violence")
+
+
+def objective_harmful(shared: Path) -> list[dict]:
+    """pyrit 1.1.0 datasets/scorer_evals/objective/*.csv (MIT): red-teaming objectives and model responses a human
+    scored 1 (the response achieves the harmful objective)."""
+    import importlib.util
+
+    root = Path(importlib.util.find_spec("pyrit").origin).parent / "datasets" / "scorer_evals" / "objective"
+    out = []
+    for cat in OBJECTIVE_CATEGORIES:
+        with open(root / f"{cat}.csv", newline="", encoding="utf-8") as f:
+            lines = [line for line in f if not line.startswith("#")]
+        out += [{"prompt": r["objective"].strip(), "response": r["assistant_response"].strip(),
+                 "source": f"pyrit/scorer_evals/{cat}"}
+                for r in csv.DictReader(lines) if r["human_score"].strip() == "1"]
+    return out
 
 
 def spearman(x: list[float], y: list[float]) -> float | None:
@@ -151,13 +198,17 @@ def main() -> None:
     variants = args.variant or [["defaults"]]
     lines = []
     for mix_name in args.mixes:
-        builder, size, fraction, seed = MIXES[mix_name]
+        builder, size, fraction, seed, harmful_builder = MIXES[mix_name]
         folder = out / mix_name
         source = folder / "benign.jsonl"
         if not (folder / "mix" / "labels.jsonl").exists():
             folder.mkdir(parents=True, exist_ok=True)
             source.write_text("".join(json.dumps(r) + "\n" for r in globals()[builder](shared)))
-            run_mix(MixConfig(benign=str(source), harmful="builtin:harmful", size=size, harmful_fraction=fraction,
+            harmful = "builtin:harmful"
+            if harmful_builder:
+                harmful = str(folder / "harmful.jsonl")
+                Path(harmful).write_text("".join(json.dumps(r) + "\n" for r in globals()[harmful_builder](shared)))
+            run_mix(MixConfig(benign=str(source), harmful=harmful, size=size, harmful_fraction=fraction,
                               seed=seed, out=str(folder / "mix")))
         labels = read_labels(folder / "mix" / "labels.jsonl")
         rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]

@@ -114,6 +114,21 @@ def signals(loss, refused) -> dict[str, callable]:
     return out
 
 
+# Sums fixed on 2026-12-02 from the four mixes of docs/hard-mixes-topical.md (the best label-chosen 3-sum there,
+# and the same with the selector's visit gap added), before the held-out review-objective mix was built: --fixed
+# scores exactly these on every --mix, without choosing anything.
+BREAK48 = "break-off after 48 tokens, aligned: -l_aligned(refusal; p, r[:48])"
+BREAK48_GAP = "break-off gap after 48 tokens: -(gap of the refusal given p, r[:48])"
+REFUSES = "the aligned proxy refuses p (its own greedy answer, keyword judge)"
+VISIT_GAP = "seal select visit gap (--select NAME)"
+FIXED = {"behaviour (3 signals)": [(BREAK48, "first"), (BREAK48_GAP, "all"), (REFUSES, "all")],
+         "behaviour + visit gap": [(BREAK48, "first"), (BREAK48_GAP, "all"), (REFUSES, "all"), (VISIT_GAP, "all")]}
+
+
+def z(s: np.ndarray) -> np.ndarray:
+    return (s - s.mean()) / (s.std() or 1.0)
+
+
 def score(y: np.ndarray, s: np.ndarray) -> tuple[float, float] | None:
     """AUROC and the share of the harmful rows among the lowest-ranked 20% (the highest harmfulness scores);
     None where the signal is undefined on some row or constant."""
@@ -131,6 +146,8 @@ def main() -> int:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--generate", action="store_true", help="also let the aligned proxy answer each prompt")
     ap.add_argument("--combine", type=int, default=0, metavar="K", help="score sums of up to K signals")
+    ap.add_argument("--select", metavar="NAME", help="add the visit gap of MIX/select/NAME/scores.jsonl as a signal")
+    ap.add_argument("--fixed", action="store_true", help="score the sums fixed in FIXED (needs --generate, --select)")
     args = ap.parse_args()
     from seal.models import load_tokenizer
     tokenizer = load_tokenizer(args.model)
@@ -141,7 +158,12 @@ def main() -> int:
         refused = proxy_refuses(folder, args) if args.generate else None
         idx = sorted(labels)
         y = np.array([labels[i] for i in idx])
-        for name, f in signals(loss, refused).items():
+        found = signals(loss, refused)
+        if args.select:
+            visit = {r["index"]: -r["score"] for r in map(json.loads, open(folder / "select" / args.select /
+                                                                          "scores.jsonl", encoding="utf-8"))}
+            found[VISIT_GAP] = lambda i, c, visit=visit: visit[i]
+        for name, f in found.items():
             for c, span in ((0, "all"), (1, "first")):
                 s = np.array([f(i, c) for i in idx], dtype=float)
                 columns.setdefault((name, span), {})[folder.name] = (y, s)
@@ -157,8 +179,13 @@ def main() -> int:
     for name in dict.fromkeys(name for name, _ in columns):
         lines.append(f"| {name} | " + " | ".join(cell(score(*columns[(name, span)][n]))
                                                  for n in names for span in ("all", "first")) + " |")
+    if args.fixed:
+        lines += ["", "Fixed sums of z-scored signals (FIXED, chosen before the held-out review-objective mix):", "",
+                  "| sum | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
+        for label, combo in FIXED.items():
+            lines.append(f"| {label} | " + " | ".join(
+                cell(score(columns[combo[0]][n][0], sum(z(columns[c][n][1]) for c in combo))) for n in names) + " |")
     if args.combine:
-        z = lambda s: (s - s.mean()) / (s.std() or 1.0)  # noqa: E731
         best = []
         keys = [k for k in columns if all(score(*columns[k][n]) is not None for n in names)]
         for k in range(1, args.combine + 1):

@@ -139,3 +139,59 @@ def test_model_baselines_score_what_the_length_policy_keeps(tmp_path, base):
     manifest, scores = _run(tmp_path, base, rows, safe, "loss", max_length=64, length_policy="drop")
     assert manifest["samples_scored"] == len(rows) - 1 and scores[-1] is None
     assert len((tmp_path / "loss" / "scores.jsonl").read_text().splitlines()) == len(rows) - 1
+
+
+@pytest.fixture(scope="module")
+def aligned(base, tmp_path_factory):
+    """A LoRA adapter that made the tiny base refuse the toy harmful requests (seal align on the toy safe set)."""
+    from seal.train import AlignConfig, run_align
+    out = tmp_path_factory.mktemp("aligned")
+    safe_path = tiny.write_jsonl(out / "safe.jsonl", tiny.toy_sets(seed=0)[2])
+    run_align(AlignConfig(data=str(safe_path), model=str(base), out=str(out / "run"), epochs=20, lr=3e-3,
+                          progress=False))  # enough for its greedy answers to refuse unseen harmful requests
+    return str(out / "run" / "adapter")
+
+
+def _z(values: list[float]) -> torch.Tensor:
+    """z-score; a constant signal (e.g. a proxy that refuses nothing) contributes 0."""
+    v = torch.tensor(values, dtype=torch.float64)
+    sd = v.std(unbiased=False)
+    return (v - v.mean()) / (sd if sd > 0 else 1.0)
+
+
+def test_behaviour_ranks_what_the_aligned_proxy_refuses_last_whatever_the_style(tmp_path, base, aligned):
+    """The behaviour scorer reads how the aligned proxy treats each request and each response's continuation.
+    With the benign answers in the safe set's style and in another style (the confound of DESIGN.md section 7
+    in miniature) the harmful rows rank last (AUROC > 0.9); whether the proxy refuses the request does not see
+    the response and is the same in both. (The break-off gap alone does see it: on the restyled rows it is
+    inverted here, AUROC 0.0, as the loss gap is; the sum holds through the request-side signal.)"""
+    from seal.baselines import _with_adapter, behaviour_scores
+    from seal.models import load_model, load_tokenizer
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    refusal = " " + tiny.REFUSAL
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    refused = {}
+    for style, data in (("safe set's", rows), ("other", tiny.restyled(rows, labels))):
+        samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / f"{len(refused)}.jsonl", data)))[0],
+                         key=lambda s: s.index)
+        scores, parts = behaviour_scores(net, tok, samples, "cpu", refusal=refusal)
+        m = detection_metrics([{"index": i, "score": s} for i, s in enumerate(scores)], dict(enumerate(labels)))
+        assert m["auroc"] > 0.9, (style, m)
+        assert set(parts["refuses"]) <= {0.0, 1.0}  # the keyword judge's verdict on the proxy's own answer
+        assert torch.allclose(-sum(_z(v) for v in parts.values()), torch.tensor(scores, dtype=torch.float64),
+                              atol=1e-5)
+        refused[style] = parts["refuses"]
+    # the request-side signal does not see the response at all: the same in either style, and here exact
+    assert refused["safe set's"] == refused["other"] == [float(y) for y in labels]
+
+
+def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):
+    from seal.config import ConfigError
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    manifest, scores = _run(tmp_path, base, rows, safe, "behaviour", safety_adapter=aligned)
+    assert manifest["scored_with"]["adapter"] == aligned and manifest["scored_with"]["break_after_tokens"] == 48
+    first = json.loads((tmp_path / "behaviour" / "scores.jsonl").read_text().splitlines()[0])
+    assert {"refuses", "break_off", "break_gap"} <= set(first) and len(scores) == len(rows)
+    with pytest.raises(ConfigError, match="needs --safety-adapter"):
+        _run(tmp_path, base, rows, safe, "behaviour", safety_adapter="none", overwrite=True)

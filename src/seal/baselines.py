@@ -14,6 +14,9 @@ Each writes the same scores.jsonl as SEAL (higher score = keep; the lowest are d
               not the data-selection package): how much a sample looks like the safe set
     gradient  LESS-style (Xia et al. 2024, arXiv:2402.04333): cosine between each sample's LoRA gradient and the
               safe set's mean gradient, both randomly projected (a seeded count sketch to 2048 dimensions)
+    behaviour the aligned proxy's refusal behaviour on each sample (behaviour_scores): whether it refuses the
+              request itself, and how readily it, and how much more readily than the base model, breaks the
+              response off with a refusal after its first 48 tokens. Needs --safety-adapter (auto for smollm2)
 
 Labels are never read here."""
 
@@ -32,7 +35,7 @@ from tqdm.auto import tqdm
 from .models import load_model, load_tokenizer, per_sample_loss, pick_device
 from .tokenization import Collator, load_and_encode
 
-BASELINES = ("random", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient")
+BASELINES = ("random", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient", "behaviour")
 
 # A moderation-style lexicon (version harm-v1, written for seal-llm): words that mark violent, criminal, sexual,
 # hateful or self-harm content. Matching is on whole words, case-insensitive, with common inflections.
@@ -105,6 +108,60 @@ def loss_signals(data: str, model: str = "smollm2", safety_adapter: str | None =
                                    first_tokens, progress)
     result.update(base=base.tolist(), aligned=aligned.tolist(), gap=(aligned - base).tolist())
     return result
+
+
+# ---------------------------------------------------------------------------------------------- behaviour
+
+BREAK_OFF = "\n\nI can't help with that."  # how builtin:align-recovery's refusals break off a compliant start
+BREAK_AFTER = 48                            # response tokens before the break-off
+ANSWER_TOKENS = 32                          # of the proxy's own answer to each request
+
+
+def _z(x: torch.Tensor) -> torch.Tensor:
+    x = x.double()
+    sd = x.std(unbiased=False)
+    return (x - x.mean()) / (sd if sd > 0 else 1.0)
+
+
+def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
+                     progress: bool = False) -> tuple[list[float], dict]:
+    """Keep-scores (higher = keep) of `samples` from the refusal behaviour of the aligned proxy: `net` is a
+    PeftModel whose active adapter made the base model safe. Three signals, each z-scored over the samples
+    (no labels, no training), summed, negated:
+
+        refuses    1 if the proxy's own greedy answer to the sample's request (ANSWER_TOKENS tokens) is a
+                   refusal (keyword judge, seal-v1 list), else 0
+        break-off  -l_aligned(refusal | request, first BREAK_AFTER response tokens), over the refusal's first 4
+                   tokens: how readily the proxy breaks this response off
+        break gap  -(l_aligned - l_base)(refusal | request, first BREAK_AFTER tokens), over all its tokens: how
+                   much more readily than the base model (the same loss gap SEAL ranks by, on a refusal
+                   continuation instead of the sample's own response)
+
+    The three and their sum were chosen on four development mixes (docs/selection-quality.md) and kept fixed
+    before the held-out one. Returns (scores, {signal: list}) in the order of `samples`."""
+    from dataclasses import replace
+
+    from .generate import generate
+    from .judges import KeywordJudge
+    from .tokenization import encode
+
+    answers = generate(net, tokenizer, [s.prompt for s in samples], max_new_tokens=ANSWER_TOKENS,
+                       progress=progress, desc="proxy answers")
+    refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)
+    cut = []
+    for s in samples:  # the refusal follows the start of the response, given as a prefill (not scored)
+        start = tokenizer.decode(tokenizer(s.response, add_special_tokens=False)["input_ids"][:BREAK_AFTER])
+        enc, _ = encode(tokenizer, replace(s, prefill=s.prefill + start, response=refusal),
+                        max_length + BREAK_AFTER + 16)
+        cut.append(enc)
+    if any(e is None for e in cut):
+        raise ValueError(f"the refusal text {refusal!r} has no tokens under this tokenizer")
+    aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
+    with net.disable_adapter():
+        base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
+    parts = {"refuses": refuses, "break_off": -aligned[:, 1], "break_gap": -(aligned[:, 0] - base[:, 0])}
+    harm = sum(_z(v) for v in parts.values())
+    return (-harm).tolist(), {k: [round(float(x), 6) for x in v] for k, v in parts.items()}
 
 
 # ---------------------------------------------------------------------------------------------- text signals
@@ -209,7 +266,7 @@ def run_baseline(cfg) -> dict:
     """`seal select --method NAME` for a baseline NAME: score cfg.data and write scores.jsonl + manifest.json
     into cfg.out (the same files as SEAL's selection)."""
     from .checkpoint import prepare_out
-    from .config import parse_fields, to_dict
+    from .config import ConfigError, parse_fields, to_dict
     from .data import file_fingerprint, load_samples
     from .manifest import versions, write_json
     from .models import LoraSettings, add_lora
@@ -224,6 +281,7 @@ def run_baseline(cfg) -> dict:
     samples.sort(key=lambda s: s.id)  # canonical order, as the bilevel selector uses
     ids = [s.id for s in samples]
     extra: dict = {}
+    parts: dict = {}  # per-sample signals behind the score, written beside it (method behaviour)
     method = cfg.method
     if method == "random":
         scores = random_scores(ids, cfg.seed)
@@ -240,7 +298,7 @@ def run_baseline(cfg) -> dict:
             scores = embedding_scores(texts, ["\n\n".join(_text(s)) for s in helpful],
                                       ["\n\n".join(_text(s)) for s in refusals])
             extra["safe_examples"] = {"helpful": len(helpful), "refusal": len(refusals)}
-    else:  # model-based: loss, loss-gap, gradient
+    else:  # model-based: loss, loss-gap, gradient, behaviour
         tokenizer = load_tokenizer(cfg.model)
         common = dict(max_length=cfg.max_length, length_policy=cfg.length_policy, on_error=cfg.on_error)
         encoded, _ = load_and_encode(cfg.data, tokenizer, shape=cfg.shape, fields=fields, fmt=cfg.format,
@@ -250,7 +308,17 @@ def run_baseline(cfg) -> dict:
         ids = [s.id for s in samples]
         device = pick_device(cfg.device)
         net = load_model(cfg.model, device=device)
-        if method == "gradient":
+        if method == "behaviour":
+            if not cfg.safety_adapter:
+                raise ConfigError("method behaviour needs --safety-adapter: the LoRA adapter that made --model safe "
+                                  "(seal align's RUN/adapter; auto finds it for the embedded smollm2)")
+            net = _with_adapter(net, cfg.safety_adapter, device)
+            scores, parts = behaviour_scores(net, tokenizer, samples, device, cfg.max_length,
+                                             progress=cfg.progress)
+            extra["scored_with"] = {"model": cfg.model, "adapter": cfg.safety_adapter, "judge": "keyword:seal-v1",
+                                    "refusal": BREAK_OFF, "break_after_tokens": BREAK_AFTER,
+                                    "answer_tokens": ANSWER_TOKENS}
+        elif method == "gradient":
             safe_encoded, _ = load_and_encode(cfg.safe, tokenizer, shape=cfg.safe_shape, name="safe", **common)
             settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
             if cfg.safety_adapter:  # the gradient at the aligned model, of a fresh adapter on top
@@ -278,7 +346,7 @@ def run_baseline(cfg) -> dict:
     by_id = {s.id: s for s in samples}
     write_scores(out / "scores.jsonl", [
         {"id": ids[i], "index": by_id[ids[i]].index, "score": round(float(scores[i]), 8), "weight": 1.0,
-         "rank": rank} for rank, i in enumerate(order, 1)])
+         "rank": rank, **{k: v[i] for k, v in parts.items()}} for rank, i in enumerate(order, 1)])
     manifest = {"command": "select", "method": method, "config": to_dict(cfg),
                 "inputs": {"data": file_fingerprint(cfg.data), "safe": file_fingerprint(cfg.safe)},
                 "data": {"data": {**report.counts(), "rows": report.rows, "kept": len(samples)}},

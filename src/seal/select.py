@@ -506,7 +506,8 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
         return replace(cfg, model=model, safety_adapter=None, score="weights", **REFERENCE,
                        **_unset_filled(cfg, REFERENCE_DEFAULTS))
     if value == "auto":
-        uses = cfg.method in ("loss", "loss-gap", "gradient") or (cfg.method == "seal" and cfg.offset != "none")
+        uses = cfg.method in ("loss", "loss-gap", "gradient", "behaviour") or (
+            cfg.method == "seal" and cfg.offset != "none")
         value = None
         if uses and cfg.model in EMBEDDED_MODELS:
             log.info("safety adapter: the aligned %s from `seal align` (cached; --safety-adapter none to skip)",

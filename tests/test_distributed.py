@@ -97,13 +97,14 @@ def _weights(folder):
 def test_fsdp_finetune_matches_one_process(tmp_path, base, finetuning):
     """seal finetune --fsdp under torchrun (FSDP2 over gloo: model, gradients and optimizer states sharded
     between 2 processes): the losses, the adapter and the merged or fully fine-tuned model of one process with
-    the same global batch, micro-batches included; interrupted after 3 steps and resumed from its (gathered)
-    checkpoint on the way. LoRA is sharded because the environment says so, as `accelerate launch` with
+    the same global batch, micro-batches included (batches of 7 split 4 + 3, the epoch's last 3 + 2: a process
+    runs a padding pass to join the other's collectives); interrupted after 3 steps and resumed from its
+    (gathered) checkpoint on the way. LoRA is sharded because the environment says so, as `accelerate launch` with
     configs/accelerate/fsdp.yaml does; full fine-tuning by --fsdp."""
     rows, _, _ = tiny.toy_sets(seed=2)
     data = tiny.write_jsonl(tmp_path / "data.jsonl", [{**r, "w": 0.5 + (i % 3)} for i, r in enumerate(rows)])
     common = dict(data=str(data), model=str(base), lr=3e-3, epochs=2,
-                  batch_size=8, micro_batch_size=2, weights_column="w", finetuning=finetuning, checkpoint_every=2)
+                  batch_size=7, micro_batch_size=2, weights_column="w", finetuning=finetuning, checkpoint_every=2)
     single = run_finetune(FinetuneConfig(out=str(tmp_path / "one"), progress=False, **common))
     how, env = ({}, {"ACCELERATE_USE_FSDP": "true"}) if finetuning == "lora" else ({"fsdp": "true"}, {})
     _torchrun("finetune", {**common, **how, "max_steps": 3}, tmp_path / "two", env)
@@ -121,6 +122,43 @@ def test_fsdp_finetune_matches_one_process(tmp_path, base, finetuning):
     assert manifest["processes"] == 2 and manifest["fsdp"] and manifest["finished"]
     assert manifest["model"]["parameters"] == single["model"]["parameters"]
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@pytest.mark.parametrize("settings", [
+    {"algorithm": 1, "lora_targets": ["all-linear"], "lr": 1e-2},
+    {"algorithm": 1, "finetuning": "full", "lr": 3e-3},
+], ids=["alg1-lora", "alg1-full"])
+def test_fsdp_select_matches_one_process(tmp_path, base, settings):
+    """seal select with the proxy sharded between 2 processes (FSDP2 over gloo) gives the scores of one process
+    with the same global batch. Batches of 7 in micro-batches of 2 and safe batches of 3 split unevenly (4 + 3,
+    the epoch's last batch 3 + 2, safe 2 + 1), so a process runs padding passes to join the others' collectives;
+    interrupted after 3 steps and resumed from its gathered checkpoint; a checkpoint made without FSDP is
+    refused."""
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    data = tiny.write_jsonl(tmp_path / "data.jsonl", rows)
+    safe_path = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
+    common = dict(data=str(data), safe=str(safe_path), model=str(base), batch_size=7, micro_batch_size=2,
+                  safe_batch_size=3, epochs=2, checkpoint_every=2, **settings)
+    single = run_select(SelectConfig(out=str(tmp_path / "one"), progress=False, **common))
+    _torchrun("select", {**common, "max_steps": 3}, tmp_path / "two", {"ACCELERATE_USE_FSDP": "true"})
+    _torchrun("select", {**common, "resume": "true", "fsdp": "true"}, tmp_path / "two")
+
+    one = {s["id"]: s for s in map(json.loads, open(tmp_path / "one" / "scores.jsonl"))}
+    two = {s["id"]: s for s in map(json.loads, open(tmp_path / "two" / "scores.jsonl"))}
+    ids = sorted(one)
+    assert one.keys() == two.keys()
+    diff = np.abs(np.array([one[i]["score"] for i in ids]) - np.array([two[i]["score"] for i in ids]))
+    print(f"max |score difference| {diff.max():.2e}")
+    assert diff.max() < 1e-4
+    assert [one[i]["rank"] for i in ids] == [two[i]["rank"] for i in ids]
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["processes"] == 2 and manifest["finished"] and manifest["steps"] == single["steps"]
+    assert manifest["model"]["parameters"] == single["model"]["parameters"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    # a data-parallel checkpoint cannot be resumed sharded
+    _torchrun("select", {**common, "max_steps": 2}, tmp_path / "ddp")
+    with pytest.raises(AssertionError, match="made without FSDP"):
+        _torchrun("select", {**common, "resume": "true", "fsdp": "true"}, tmp_path / "ddp")
 
 
 def test_deepspeed_launch_is_refused_with_a_pointer_to_fsdp(monkeypatch):

@@ -82,9 +82,11 @@ class Learner:
     losses: Callable[[dict], torch.Tensor]  # batch -> per-sample response loss, shape [b], with grad
     optimizer: torch.optim.Optimizer
     shard: Shard = SINGLE  # several processes: gradients are summed over them before each step
+    sharded: bool = False  # FSDP: the backward pass already summed them (seal.distributed.shard_model)
 
     def step(self) -> None:
-        self.shard.sync_grads([p for group in self.optimizer.param_groups for p in group["params"]])
+        if not self.sharded:
+            self.shard.sync_grads([p for group in self.optimizer.param_groups for p in group["params"]])
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
@@ -94,15 +96,25 @@ def _weighted_pass(learner: Learner, micro: list[dict], s: torch.Tensor, scale: 
     """Per-sample losses over micro-batches; backpropagates scale * sum_j s_j l_j / n unless scale is 0 (n: the
     whole batch's size, across processes; default len(s)). Returns (training losses, signal losses): the same
     vector unless the learner's losses come as [b, 2] columns (all response tokens, first k response tokens), in
-    which case the second column is the signal."""
+    which case the second column is the signal. A micro-batch marked "padding" (FSDP: this process had fewer
+    samples than another) runs forward and backward with weight 0 and returns nothing."""
     out, sig, start, n = [], [], 0, n or len(s)
+    # FSDP: a forward pass without autograd between a backward pass and the optimizer step changes the sharded
+    # model's gradients (seen with torch 2.13 over gloo), so a sharded learner always backpropagates, by 0 here
+    backward = scale != 0.0 or learner.sharded
     for mb in micro:
+        if mb.get("padding"):
+            with torch.set_grad_enabled(backward):
+                losses = learner.losses(mb)
+            if backward:
+                (0.0 * losses.sum()).backward()
+            continue
         b = mb["input_ids"].shape[0]
         s_mb = s[start:start + b]
-        with torch.set_grad_enabled(scale != 0.0), record_function("seal: forward"):
+        with torch.set_grad_enabled(backward), record_function("seal: forward"):
             losses = learner.losses(mb)
         train = losses[:, 0] if losses.dim() == 2 else losses
-        if scale != 0.0:
+        if backward:
             with record_function("seal: backward"):
                 (scale * (s_mb.to(train.device) * train).sum() / n).backward()
         out.append(train.detach().float().cpu())
@@ -146,7 +158,7 @@ def bilevel_step(
 
     # theta: (1 - gamma) * safe loss + gamma * weighted fine-tuning loss. With offset "safe", theta = theta_hat +
     # delta and delta follows the safe loss alone (theta_hat already carries the fine-tuning term).
-    n_safe_here = sum(mb["input_ids"].shape[0] for mb in safe_micro)
+    n_safe_here = sum(mb["input_ids"].shape[0] for mb in safe_micro if not mb.get("padding"))
     n_safe = shard.total(n_safe_here)
     with record_function("seal: theta on the safe batch"):
         safe_losses, _ = _weighted_pass(theta, safe_micro, torch.ones(n_safe_here),

@@ -1,5 +1,5 @@
 """Data parallelism for `seal select` and `seal finetune` across processes (`accelerate launch -m seal ...` or
-`torchrun`), and FSDP sharding for `seal finetune` (end of this file).
+`torchrun`), and FSDP sharding for both (end of this file).
 
 Every process holds the whole selector state (the logits w, O(N) floats) and a replica of the model; each step's
 fine-tuning batch and safe batch are split between the processes (process r takes positions r, r + P, ...).
@@ -12,6 +12,7 @@ the launch come from Accelerate (`PartialState`): gloo on CPU, NCCL on GPUs.
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,20 +86,24 @@ def current_shard() -> Shard:
     return Shard(state.process_index, state.num_processes, state.device)
 
 
-# ----------------------------------------------------------------------------- FSDP (seal finetune)
+# ----------------------------------------------------------------------------- FSDP (select and finetune)
 
 def fsdp_requested(flag: bool) -> bool:
     """`seal finetune --fsdp`, or an `accelerate launch` whose config chose FSDP (configs/accelerate/fsdp.yaml)."""
     return flag or os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
 
 
-def shard_model(model, device: torch.device) -> None:
+def shard_model(model, device: torch.device, sum_gradients: bool = False) -> None:
     """Shard a model in place with PyTorch's FSDP2 (`fully_shard`, ZeRO-3): each transformer block (the classes
     in the model's `_no_split_modules`), then the rest. Parameters, gradients and optimizer states are split
     between the processes and moved to `device`; a block's parameters are gathered for its forward and backward
-    pass and freed after. Gradients are averaged across processes, as with DDP."""
+    pass and freed after. Gradients are averaged across processes, as with DDP, or summed (`sum_gradients`: what
+    Shard.sync_grads does, for losses already divided by the global batch size).
+
+    Every process must then run the same number of forward and backward passes (each gathers parameters
+    collectively): a process with fewer samples in a batch adds padding passes (`passes_per_process`)."""
     from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import FSDPModule, fully_shard
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     blocks = set(getattr(base, "_no_split_modules", None) or ())
@@ -109,6 +114,17 @@ def shard_model(model, device: torch.device) -> None:
     for layer in layers:
         fully_shard(layer, mesh=mesh)
     fully_shard(model, mesh=mesh)
+    if sum_gradients:
+        for m in model.modules():
+            if isinstance(m, FSDPModule):
+                m.set_gradient_divide_factor(1.0)
+                m.set_force_sum_reduction_for_comms(True)  # a plain sum (gloo has no pre-multiplied sum)
+
+
+def passes_per_process(n: int, world: int, micro: int) -> int:
+    """Micro-batches of at most `micro` samples that the fullest process runs on a batch of n split between
+    `world` processes (Shard.part): under FSDP every process runs this many, padding where it has fewer."""
+    return math.ceil(math.ceil(n / world) / micro)
 
 
 @contextmanager
@@ -134,7 +150,7 @@ def full_state(model, optimizer=None, trainable_only: bool = False) -> tuple[dic
     """The whole (unsharded) state of a sharded model, or only of its trainable parameters (a LoRA adapter:
     small, gathered onto every process), and of its optimizer, on CPU. Every process must call this (it
     gathers); of the whole model and of the optimizer, process 0 gets the tensors and the others empty dicts."""
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
     from torch.distributed.tensor import DTensor
     if trainable_only:
         params = {n: (p.full_tensor() if isinstance(p, DTensor) else p).detach().cpu()
@@ -143,11 +159,19 @@ def full_state(model, optimizer=None, trainable_only: bool = False) -> tuple[dic
         params = get_model_state_dict(model, options=_options(cpu_offload=True))
     if optimizer is None:
         return params, None
-    return params, get_optimizer_state_dict(model, optimizer, options=_options(cpu_offload=True))
+    return params, full_optimizer_state(model, optimizer)
 
 
-def load_full_state(model, optimizer, params: dict, optim: dict) -> None:
-    """Shard a state saved by `full_state` (read by every process) back into a sharded model and optimizer."""
+def full_optimizer_state(model, optimizer) -> dict:
+    """The whole state of an optimizer over (some of) a sharded model's parameters, on process 0 (CPU)."""
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+    return get_optimizer_state_dict(model, optimizer, options=_options(cpu_offload=True))
+
+
+def load_full_state(model, optimizer, params: dict, optim: dict | None) -> None:
+    """Shard a state saved by `full_state` (read by every process) back into a sharded model and optimizer
+    (optim None: the model only)."""
     from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
     set_model_state_dict(model, params, options=_options(strict=False))
-    set_optimizer_state_dict(model, optimizer, optim, options=_options())
+    if optim is not None:
+        set_optimizer_state_dict(model, optimizer, optim, options=_options())

@@ -24,7 +24,17 @@ from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, datase
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
-from .distributed import SINGLE, Shard, current_shard, fsdp_requested
+from .distributed import (
+    SINGLE,
+    Shard,
+    current_shard,
+    fsdp_requested,
+    full_optimizer_state,
+    full_state,
+    load_full_state,
+    passes_per_process,
+    shard_model,
+)
 from .manifest import PeakMemory, versions, write_json
 from .models import (
     LoraSettings,
@@ -46,7 +56,7 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 log = logging.getLogger(__name__)
 
 # Settings that do not change the result: a resumed run may differ in these.
-_RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress")
+_RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
 
 @dataclass
@@ -159,6 +169,10 @@ class SelectConfig:
     max_steps: int | None = field(default=None, metadata={
         "help": "stop after this many steps in this invocation (checkpoint kept; finish later with --resume)"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    fsdp: bool = field(default=False, metadata={
+        "help": "with several processes, shard the proxy (base, both adapters, gradients, optimizer states) "
+                "between them with PyTorch FSDP2 instead of a replica on each; also chosen by `accelerate launch "
+                "--config_file configs/accelerate/fsdp.yaml`. The scores are those of a data-parallel run"})
 
     def validate(self) -> None:
         if self.method not in ("seal", "seal-reference", *BASELINES):
@@ -217,6 +231,7 @@ class _Run:
     known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
     w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
     shard: Shard = SINGLE    # this process's place when several run data-parallel (seal.distributed)
+    fsdp: bool = False       # the model(s) sharded between the processes (FSDP2) rather than replicated
     step: int = 0
 
     @property
@@ -228,20 +243,22 @@ class _Run:
         return self.cfg.epochs * self.steps_per_epoch
 
 
-def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
-    """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models."""
+def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE, fsdp: bool = False):
+    """theta (and theta_hat for Algorithm 1): two LoRA adapters on one frozen base, or two full models. With
+    fsdp, `model` is on the CPU and each model is sharded onto `device` before its optimizers are made."""
     autocast = mixed_precision_autocast(device, cfg.mixed_precision)
+    place = (lambda m: shard_model(m, device, sum_gradients=True)) if fsdp else (lambda m: m.to(device))
     if cfg.finetuning == "lora":
         names = ("theta", "theta_hat") if cfg.algorithm == 1 else ("theta",)
         settings = LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
         if cfg.safety_adapter:  # theta_hat: a new adapter on the base; theta's offset: the alignment adapter
             model = add_lora(model, settings, ("theta_hat",))
             model.load_adapter(cfg.safety_adapter, adapter_name="theta", is_trainable=True)
-            model = model.to(device)
         else:
-            model = add_lora(model, settings, names).to(device)
+            model = add_lora(model, settings, names)
         if cfg.lora_layers:
             train_top_layers(model, cfg.lora_layers)
+        place(model)
 
         def make(name, stacked_on=None):
             def losses(batch):
@@ -252,7 +269,7 @@ def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
                 with autocast:
                     return per_sample_loss(model, batch, cfg.signal_tokens)
             opt = torch.optim.AdamW(adapter_parameters(model, name), lr=cfg.lr, weight_decay=0.0)
-            return Learner(losses, opt, shard)
+            return Learner(losses, opt, shard, sharded=fsdp)
 
         if cfg.offset != "none":
             return model, make("theta", stacked_on="theta_hat"), make("theta_hat")
@@ -261,12 +278,14 @@ def _learners(cfg: SelectConfig, model, device, shard: Shard = SINGLE):
     models = [model] + ([copy.deepcopy(model)] if cfg.algorithm == 1 else [])
     learners = []
     for m in models:
+        place(m)
         m.train()
 
         def losses(batch, m=m):
             with autocast:
                 return per_sample_loss(m, batch, cfg.signal_tokens)
-        learners.append(Learner(losses, torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0), shard))
+        learners.append(Learner(losses, torch.optim.AdamW(m.parameters(), lr=cfg.lr, weight_decay=0.0), shard,
+                                sharded=fsdp))
     return models, learners[0], learners[1] if cfg.algorithm == 1 else None
 
 
@@ -282,19 +301,19 @@ def setup(cfg: SelectConfig) -> _Run:
         pick = torch.randperm(len(encoded), generator=generator(cfg.seed, 3))[:cfg.anchors].sort().values
         safe_encoded = safe_encoded + [encoded[i] for i in pick.tolist()]
     shard = current_shard()
-    if shard.world > 1 and fsdp_requested(False):
-        log.warning("seal select does not shard: each process holds a replica of the proxy (data-parallel); "
-                    "the accelerate config's FSDP applies to seal finetune")
+    fsdp = shard.world > 1 and fsdp_requested(cfg.fsdp)
     device = shard.device if shard.world > 1 else pick_device(cfg.device)
     if shard.world > 1 and min(cfg.batch_size, cfg.safe_batch_size) < shard.world:
         raise ConfigError(f"batch_size and safe_batch_size must be at least the number of processes ({shard.world})")
-    model, theta, theta_hat = _learners(cfg, load_model(cfg.model, device=device), device, shard)
+    base = load_model(cfg.model, device=torch.device("cpu") if fsdp else device)  # FSDP moves each shard there
+    model, theta, theta_hat = _learners(cfg, base, device, shard, fsdp)
     n = len(encoded)
     w = torch.zeros(n, requires_grad=cfg.w_optimizer == "adam")
     w_opt = torch.optim.Adam([w], lr=cfg.lr_w) if cfg.w_optimizer == "adam" else None
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
                 Collator(tokenizer.pad_token_id), device, w=w, last_loss=torch.full((n,), math.nan),
-                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt, shard=shard)
+                last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt, shard=shard,
+                fsdp=fsdp)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -315,14 +334,24 @@ def _models(run: _Run) -> list:
     return run.model if isinstance(run.model, list) else [run.model]
 
 
+def _optimizer_states(run: _Run) -> tuple[dict, dict | None]:
+    """theta's and theta_hat's optimizer states; under FSDP gathered whole (every process takes part)."""
+    learners = [run.theta] + ([run.theta_hat] if run.theta_hat else [])
+    models = _models(run) * (2 if len(_models(run)) == 1 else 1)  # LoRA: both optimizers over one model
+    states = [full_optimizer_state(m, lr.optimizer) if run.fsdp else lr.optimizer.state_dict()
+              for m, lr in zip(models, learners)]
+    return states[0], states[1] if run.theta_hat else None
+
+
 def save_checkpoint(run: _Run) -> None:
+    params = [full_state(m, trainable_only=True)[0] if run.fsdp else trainable_params(m) for m in _models(run)]
+    opt_theta, opt_hat = _optimizer_states(run)  # under FSDP every process gathers; process 0 writes
     if not run.shard.is_main:  # every process holds the same state
         return
     save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w.detach(), "last_loss": run.last_loss,
-        "last_hat": run.last_hat, "known": run.known, "params": [trainable_params(m) for m in _models(run)],
-        "opt_theta": run.theta.optimizer.state_dict(),
-        "opt_hat": run.theta_hat.optimizer.state_dict() if run.theta_hat else None,
+        "last_hat": run.last_hat, "known": run.known, "params": params, "fsdp": run.fsdp,
+        "opt_theta": opt_theta, "opt_hat": opt_hat,
         "opt_w": run.w_opt.state_dict() if run.w_opt else None,
         "rng": torch.get_rng_state(),
     })
@@ -336,11 +365,21 @@ def load_checkpoint(run: _Run) -> bool:
         changed = sorted(k for k in state["key"] if state["key"][k] != _result_key(run.cfg).get(k))
         raise ConfigError(f"{run.cfg.out}/checkpoint: made with other settings or data ({', '.join(changed)}); "
                           "rerun with the same settings, or use --overwrite to start again")
-    for m, params in zip(_models(run), state["params"]):
-        restore_params(m, params)
-    run.theta.optimizer.load_state_dict(state["opt_theta"])
-    if run.theta_hat:
-        run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
+    if state.get("fsdp", False) != run.fsdp:
+        raise ConfigError(f"{run.cfg.out}/checkpoint: made {'with' if state.get('fsdp') else 'without'} FSDP; "
+                          "resume it the same way, or use --overwrite to start again")
+    models = _models(run)
+    if run.fsdp:
+        pairs = [(run.theta, state["opt_theta"])] + ([(run.theta_hat, state["opt_hat"])] if run.theta_hat else [])
+        for i, (learner, optim) in enumerate(pairs):  # LoRA: one model, its adapters loaded with the first
+            m = models[min(i, len(models) - 1)]
+            load_full_state(m, learner.optimizer, state["params"][min(i, len(models) - 1)], optim)
+    else:
+        for m, params in zip(models, state["params"]):
+            restore_params(m, params)
+        run.theta.optimizer.load_state_dict(state["opt_theta"])
+        if run.theta_hat:
+            run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
     with torch.no_grad():
         run.w.copy_(state["w"])  # in place: w_opt holds this tensor
     if run.w_opt:
@@ -380,6 +419,11 @@ def train(run: _Run) -> None:
             safe_batch = cycling_batch(len(run.safe_encoded), cfg.safe_batch_size, data_seed, run.step)
             safe_items = [run.safe_encoded[safe_batch[p]] for p in shard.part(len(safe_batch))]
             safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
+            if run.fsdp:  # as many passes as the fullest process, each gathering the parameters collectively
+                ft_micro = _padded(ft_micro, passes_per_process(len(idx), shard.world, micro),
+                                   to_dev([run.encoded[idx[0]]]))
+                safe_micro = _padded(safe_micro, passes_per_process(len(safe_batch), shard.world, micro),
+                                     to_dev([run.safe_encoded[safe_batch[0]]]))
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
@@ -399,6 +443,11 @@ def train(run: _Run) -> None:
                 log_file.flush()
                 save_checkpoint(run)
     bar.close()
+
+
+def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:
+    """`micro` followed by padding micro-batches (weight 0, no outputs: seal.bilevel) up to `passes`."""
+    return micro + [{**filler, "padding": True}] * (passes - len(micro))
 
 
 # ----------------------------------------------------------------------------------------------- outputs

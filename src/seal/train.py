@@ -20,7 +20,15 @@ from .batching import epoch_batches, micro_batches
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
 from .data import file_fingerprint
-from .distributed import current_shard, fsdp_requested, full_state, load_full_state, no_grad_sync, shard_model
+from .distributed import (
+    current_shard,
+    fsdp_requested,
+    full_state,
+    load_full_state,
+    no_grad_sync,
+    passes_per_process,
+    shard_model,
+)
 from .manifest import versions, write_json
 from .models import (
     LoraSettings,
@@ -234,6 +242,10 @@ def run_finetune(cfg: FinetuneConfig) -> dict:
                 w_all = torch.zeros(len(idx))
             w = w_all[mine]
             chunks = micro_batches([encoded[i] for i in idx[mine].tolist()], micro)
+            if fsdp:  # as many passes as the fullest process (each gathers the parameters): pad with weight 0
+                pad = passes_per_process(len(idx), shard.world, micro) - len(chunks)
+                chunks += [[encoded[idx[0]]]] * pad
+                w = torch.cat([w, torch.zeros(pad)])
             total_loss, start = 0.0, 0
             for c, chunk in enumerate(chunks):
                 batch = {k_: v.to(device) for k_, v in collate(chunk).items()}

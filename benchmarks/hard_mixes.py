@@ -17,6 +17,9 @@ Mixes (benign sources are read from the project's shared data folder at run time
   for one sentence of a positive or negative review that mentions the topic's word. Harmful rows from ANOTHER
   source: pyrit's scorer-evaluation rows a human judged to achieve a harmful objective (`objective_harmful`).
   10% harmful.
+- xstest-answers (third held-out mix, built 2026-12-02 after review-objective had been seen): XSTest's 250 safe
+  prompts that look unsafe (CC-BY-4.0), answered by the base SmolLM2-Instruct itself (greedy, 128 tokens: its own
+  style, some of them refusals, which are benign rows too). 10% harmful (builtin:harmful).
 Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours) unless a mix names its own,
 sampled by `seal mix`.
 
@@ -57,6 +60,7 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "news-section": ("news_section", 200, 0.20, 1, None),
     "alpaca-heldout": ("alpaca", 200, 0.05, 2, None),
     "review-objective": ("film_review", 200, 0.10, 3, "objective_harmful"),
+    "xstest-answers": ("xstest_answers", 200, 0.10, 4, None),
 }
 
 
@@ -112,6 +116,18 @@ def film_review(shared: Path) -> list[dict]:
             out.append({"prompt": f"Write one sentence of a {tone} film review that mentions \"{topic.group(0)}\".",
                         "response": text, "source": "sst2"})
     return out
+
+
+def xstest_answers(shared: Path) -> list[dict]:
+    """XSTest's safe prompts with the base SmolLM2-Instruct's own greedy answers (made here, about 5 minutes)."""
+    from seal.generate import generate
+    from seal.models import load_model, load_tokenizer
+
+    with open(shared / "xstest" / "xstest_prompts.csv", newline="", encoding="utf-8") as f:
+        prompts = [r["prompt"].strip() for r in csv.DictReader(f) if r["label"] == "safe"]
+    answers = generate(load_model("smollm2"), load_tokenizer("smollm2"),
+                       [[{"role": "user", "content": p}] for p in prompts], max_new_tokens=128, desc="answers")
+    return [{"prompt": p, "response": a, "source": "xstest+smollm2"} for p, a in zip(prompts, answers) if a]
 
 
 # pyrit scorer-evaluation categories whose human-judged "objective achieved" rows are harmful content; bias and

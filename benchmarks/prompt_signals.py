@@ -115,14 +115,16 @@ def signals(loss, refused) -> dict[str, callable]:
 
 
 # Sums fixed on 2026-12-02 from the four mixes of docs/hard-mixes-topical.md (the best label-chosen 3-sum there,
-# and the same with the selector's visit gap added), before the held-out review-objective mix was built: --fixed
-# scores exactly these on every --mix, without choosing anything.
+# and the same with the selector's visit gap added), before the held-out review-objective mix was built; the
+# third after review-objective had been seen and before xstest-answers was built: --fixed scores exactly these
+# on every --mix, without choosing anything.
 BREAK48 = "break-off after 48 tokens, aligned: -l_aligned(refusal; p, r[:48])"
 BREAK48_GAP = "break-off gap after 48 tokens: -(gap of the refusal given p, r[:48])"
 REFUSES = "the aligned proxy refuses p (its own greedy answer, keyword judge)"
 VISIT_GAP = "seal select visit gap (--select NAME)"
 FIXED = {"behaviour (3 signals)": [(BREAK48, "first"), (BREAK48_GAP, "all"), (REFUSES, "all")],
-         "behaviour + visit gap": [(BREAK48, "first"), (BREAK48_GAP, "all"), (REFUSES, "all"), (VISIT_GAP, "all")]}
+         "behaviour + visit gap": [(BREAK48, "first"), (BREAK48_GAP, "all"), (REFUSES, "all"), (VISIT_GAP, "all")],
+         "visit gap + break-off gap": [(VISIT_GAP, "all"), (BREAK48_GAP, "all")]}
 
 
 def z(s: np.ndarray) -> np.ndarray:
@@ -180,7 +182,7 @@ def main() -> int:
         lines.append(f"| {name} | " + " | ".join(cell(score(*columns[(name, span)][n]))
                                                  for n in names for span in ("all", "first")) + " |")
     if args.fixed:
-        lines += ["", "Fixed sums of z-scored signals (FIXED, chosen before the held-out review-objective mix):", "",
+        lines += ["", "Fixed sums of z-scored signals (FIXED: each chosen before the mixes it is checked on):", "",
                   "| sum | " + " | ".join(names) + " |", "|---" * (1 + len(names)) + "|"]
         for label, combo in FIXED.items():
             lines.append(f"| {label} | " + " | ".join(

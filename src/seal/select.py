@@ -344,9 +344,13 @@ def _optimizer_states(run: _Run) -> tuple[dict, dict | None]:
 
 
 def save_checkpoint(run: _Run) -> None:
-    params = [full_state(m, trainable_only=True)[0] if run.fsdp else trainable_params(m) for m in _models(run)]
-    opt_theta, opt_hat = _optimizer_states(run)  # under FSDP every process gathers; process 0 writes
-    if not run.shard.is_main:  # every process holds the same state
+    if not (run.shard.is_main or run.fsdp):  # data-parallel: every process holds the same state
+        return
+    # FSDP: every process takes part in the gathers (adapters onto each, full models onto process 0); 0 writes
+    lora = run.cfg.finetuning == "lora"
+    params = [full_state(m, trainable_only=lora)[0] if run.fsdp else trainable_params(m) for m in _models(run)]
+    opt_theta, opt_hat = _optimizer_states(run)
+    if not run.shard.is_main:
         return
     save_state(run.cfg.out, {
         "step": run.step, "key": _result_key(run.cfg), "w": run.w.detach(), "last_loss": run.last_loss,

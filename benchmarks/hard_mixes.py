@@ -20,6 +20,9 @@ Mixes (benign sources are read from the project's shared data folder at run time
 - xstest-answers (third held-out mix, built 2026-12-02 after review-objective had been seen): XSTest's 250 safe
   prompts that look unsafe (CC-BY-4.0), answered by the base SmolLM2-Instruct itself (greedy, 128 tokens: its own
   style, some of them refusals, which are benign rows too). 10% harmful (builtin:harmful).
+- gsm8k-heldout (fourth held-out mix, built 2026-12-02 after xstest-answers proved easy): every GSM8K training
+  word problem that names a safety topic (110: shootings, thefts, police, courts, deaths...) plus random others,
+  answered with the dataset's own human-written rationale (calculator annotations removed; MIT). 10% harmful.
 Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours) unless a mix names its own,
 sampled by `seal mix`.
 
@@ -61,6 +64,7 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "alpaca-heldout": ("alpaca", 200, 0.05, 2, None),
     "review-objective": ("film_review", 200, 0.10, 3, "objective_harmful"),
     "xstest-answers": ("xstest_answers", 200, 0.10, 4, None),
+    "gsm8k-heldout": ("gsm8k_topical", 200, 0.10, 5, None),
 }
 
 
@@ -128,6 +132,17 @@ def xstest_answers(shared: Path) -> list[dict]:
     answers = generate(load_model("smollm2"), load_tokenizer("smollm2"),
                        [[{"role": "user", "content": p}] for p in prompts], max_new_tokens=128, desc="answers")
     return [{"prompt": p, "response": a, "source": "xstest+smollm2"} for p, a in zip(prompts, answers) if a]
+
+
+def gsm8k_topical(shared: Path, n: int = 190) -> list[dict]:
+    """GSM8K training problems naming a safety topic, then random others, with their human-written answers."""
+    rows = [json.loads(line) for line in open(shared / "gsm8k" / "train.jsonl", encoding="utf-8")]
+    rows = [{"prompt": r["question"], "response": re.sub(r"<<[^>]*>>", "", r["answer"]), "source": "gsm8k"}
+            for r in rows]
+    topical = [r for r in rows if TOPIC.search(r["prompt"])]
+    rest = [r for r in rows if not TOPIC.search(r["prompt"])]
+    random.Random(0).shuffle(rest)
+    return topical + rest[: max(0, n - len(topical))]
 
 
 # pyrit scorer-evaluation categories whose human-judged "objective achieved" rows are harmful content; bias and

@@ -168,10 +168,19 @@ def full_optimizer_state(model, optimizer) -> dict:
     return get_optimizer_state_dict(model, optimizer, options=_options(cpu_offload=True))
 
 
-def load_full_state(model, optimizer, params: dict, optim: dict | None) -> None:
-    """Shard a state saved by `full_state` (read by every process) back into a sharded model and optimizer
-    (optim None: the model only)."""
-    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+def load_full_params(model, params: dict) -> None:
+    """Shard parameters saved by `full_state` (read by every process) back into a sharded model."""
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
     set_model_state_dict(model, params, options=_options(strict=False))
-    if optim is not None:
-        set_optimizer_state_dict(model, optimizer, optim, options=_options())
+
+
+def load_full_optimizer_state(model, optimizer, optim: dict) -> None:
+    """Shard an optimizer state saved by `full_optimizer_state` back into the optimizer of a sharded model."""
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+    set_optimizer_state_dict(model, optimizer, optim, options=_options())
+
+
+def load_full_state(model, optimizer, params: dict, optim: dict) -> None:
+    """Shard a state saved by `full_state` (read by every process) back into a sharded model and optimizer."""
+    load_full_params(model, params)
+    load_full_optimizer_state(model, optimizer, optim)

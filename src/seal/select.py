@@ -31,7 +31,8 @@ from .distributed import (
     fsdp_requested,
     full_optimizer_state,
     full_state,
-    load_full_state,
+    load_full_optimizer_state,
+    load_full_params,
     passes_per_process,
     shard_model,
 )
@@ -334,12 +335,17 @@ def _models(run: _Run) -> list:
     return run.model if isinstance(run.model, list) else [run.model]
 
 
+def _learner_models(run: _Run) -> list[tuple[Learner, torch.nn.Module]]:
+    """theta (and theta_hat), each with the model its optimizer steps: with LoRA both are adapters of one model."""
+    models = _models(run)
+    learners = [run.theta] + ([run.theta_hat] if run.theta_hat else [])
+    return [(learner, models[min(i, len(models) - 1)]) for i, learner in enumerate(learners)]
+
+
 def _optimizer_states(run: _Run) -> tuple[dict, dict | None]:
     """theta's and theta_hat's optimizer states; under FSDP gathered whole (every process takes part)."""
-    learners = [run.theta] + ([run.theta_hat] if run.theta_hat else [])
-    models = _models(run) * (2 if len(_models(run)) == 1 else 1)  # LoRA: both optimizers over one model
-    states = [full_optimizer_state(m, lr.optimizer) if run.fsdp else lr.optimizer.state_dict()
-              for m, lr in zip(models, learners)]
+    states = [full_optimizer_state(m, learner.optimizer) if run.fsdp else learner.optimizer.state_dict()
+              for learner, m in _learner_models(run)]
     return states[0], states[1] if run.theta_hat else None
 
 
@@ -372,18 +378,13 @@ def load_checkpoint(run: _Run) -> bool:
     if state.get("fsdp", False) != run.fsdp:
         raise ConfigError(f"{run.cfg.out}/checkpoint: made {'with' if state.get('fsdp') else 'without'} FSDP; "
                           "resume it the same way, or use --overwrite to start again")
-    models = _models(run)
-    if run.fsdp:
-        pairs = [(run.theta, state["opt_theta"])] + ([(run.theta_hat, state["opt_hat"])] if run.theta_hat else [])
-        for i, (learner, optim) in enumerate(pairs):  # LoRA: one model, its adapters loaded with the first
-            m = models[min(i, len(models) - 1)]
-            load_full_state(m, learner.optimizer, state["params"][min(i, len(models) - 1)], optim)
-    else:
-        for m, params in zip(models, state["params"]):
-            restore_params(m, params)
-        run.theta.optimizer.load_state_dict(state["opt_theta"])
-        if run.theta_hat:
-            run.theta_hat.optimizer.load_state_dict(state["opt_hat"])
+    for m, params in zip(_models(run), state["params"]):
+        (load_full_params if run.fsdp else restore_params)(m, params)
+    for (learner, m), optim in zip(_learner_models(run), (state["opt_theta"], state["opt_hat"])):
+        if run.fsdp:
+            load_full_optimizer_state(m, learner.optimizer, optim)
+        else:
+            learner.optimizer.load_state_dict(optim)
     with torch.no_grad():
         run.w.copy_(state["w"])  # in place: w_opt holds this tensor
     if run.w_opt:

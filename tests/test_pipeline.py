@@ -90,7 +90,7 @@ def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_pat
         "out": str(tmp_path / "run"), "model": str(base), "target": str(target), "align": True,
         "align_settings": {"data": str(safe_path), "epochs": 1, "lr": 1e-2},
         "data": str(data), "labels": str(labels_path), "safe": str(safe_path), "compare": ["seal", "seal-target"],
-        "select": {"epochs": 1, "lr": 1e-3}, "keep": 0.75, "finetune": {"epochs": 1, "lr": 1e-2},
+        "select": {"epochs": 1, "lr": 1e-3, "lora_layers": 1}, "target_select": {"lora_layers": None}, "keep": 0.75, "finetune": {"epochs": 1, "lr": 1e-2},
         "evaluate": {"harmful": str(prompts), "benign": str(prompts), "tasks": None, "heldout": None,
                      "judges": ["keyword:seal-v1"], "max_new_tokens": 2},
     }
@@ -105,6 +105,8 @@ def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_pat
     own = json.loads((run / "select-target" / "manifest.json").read_text())
     assert proxy["model"]["name"] == str(base) and own["model"]["name"] == str(target)
     assert own["config"]["safety_adapter"] == out["target"] + "/adapter"     # Algorithm 1 on the aligned target
+    assert proxy["config"]["lora_layers"] == 1 and own["config"]["lora_layers"] is None   # target_select
+    assert own["config"]["epochs"] == proxy["config"]["epochs"] == 1
     assert proxy["peak_rss_mib"] > 0 and proxy["wall_time_s"] > 0
     ft = json.loads((run / "ft-seal-target" / "manifest.json").read_text())
     assert ft["config"]["model"] == out["target"] and ft["samples"] == 12
@@ -129,3 +131,24 @@ def test_demo_config_is_valid_and_matches_its_copy():
     AlignConfig(out="x", **cfg.align_settings).validate()
     FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
     assert cfg.align_settings["safety_data"] == "builtin:align-deep-borderline"
+
+
+def test_transfer_config_is_valid():
+    """configs/transfer.yaml (benchmarks/transfer.py): every stage's settings, both selections' included, are
+    settings of that stage, and the target selects for itself with every layer while the proxy uses its top 8."""
+    from pathlib import Path
+
+    from seal.config import build
+    from seal.pipeline import RunConfig
+    from seal.select import SelectConfig
+    from seal.train import AlignConfig, FinetuneConfig
+
+    cfg = build(RunConfig, {}, str(Path(__file__).parents[1] / "configs" / "transfer.yaml"))
+    cfg.validate()
+    AlignConfig(out="x", **cfg.align_settings).validate()
+    FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
+    proxy = SelectConfig(data="x", safe="x", out="x", **cfg.select)
+    own = SelectConfig(data="x", safe="x", out="x", **{**cfg.select, **cfg.target_select})
+    proxy.validate()
+    own.validate()
+    assert (proxy.lora_layers, own.lora_layers) == (8, None) and "seal-target" in cfg.compare

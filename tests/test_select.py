@@ -1,6 +1,7 @@
 """Properties of the SEAL selector on tiny models (seconds each): uniform weights when nothing conflicts with
 the safe set, contradicting samples sink, order independence, resume, equivalent settings."""
 
+import itertools
 import json
 import random
 
@@ -11,7 +12,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 import tiny
-from seal.batching import cycling_batch, epoch_batches
+from seal import select as select_module
+from seal.batching import by_length, cheapest_cuts, cycling_batch, epoch_batches
 from seal.bilevel import Learner, batch_weights, bilevel_step, gamma_at
 from seal.config import ConfigError
 from seal.select import SelectConfig, run_select
@@ -311,6 +313,50 @@ def test_every_sample_is_visited_every_epoch_and_the_safe_set_cycles():
         assert min(len(x) for x in batches) >= min(n, b) // 2
     stream = [i for step in range(5) for i in cycling_batch(3, 2, seed=0, step=step)]
     assert sorted(stream[:3]) == [0, 1, 2] and sorted(stream[3:6]) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("overhead", [0, 32, 1024])
+def test_cheapest_cuts_is_the_cheapest_split_within_the_cap(overhead):
+    """The dynamic programme against every way of cutting a short batch into consecutive micro-batches."""
+    rng = random.Random(overhead)
+    for _ in range(30):
+        lengths, cap = [rng.choice([3, 20, 40, 60, 250]) for _ in range(rng.randint(1, 7))], rng.randint(1, 4)
+
+        def cost(sizes, lengths=lengths):
+            out, start = 0, 0
+            for size in sizes:
+                out += size * max(lengths[start:start + size]) + overhead
+                start += size
+            return out
+        splits = [sizes for k in range(1, len(lengths) + 1) for sizes in itertools.product(range(1, cap + 1), repeat=k)
+                  if sum(sizes) == len(lengths)]
+        sizes = cheapest_cuts(lengths, cap, overhead)
+        assert sum(sizes) == len(lengths) and max(sizes) <= cap
+        assert cost(sizes) == min(cost(s) for s in splits)
+    assert cheapest_cuts([30, 31, 40, 45, 250], 8, 32) == [4, 1]   # the long sample gets its own pass
+    assert cheapest_cuts([30, 31, 40, 45, 250], 8, 10**6) == [5]   # unless a pass costs more than the padding
+    assert by_length([5, 3, 5, 1]) == [3, 1, 0, 2]
+
+
+def test_split_by_length_gives_the_same_losses_and_scores(tmp_path, base, monkeypatch):
+    """Batches cut where the padding is worth a pass (the default on a CPU) == every batch padded in one pass."""
+    rows, _, safe = tiny.toy_sets(seed=3)
+    rows = [dict(r, response=r["response"] + " ok" * (40 if i % 5 == 0 else 0)) for i, r in enumerate(rows)]
+    kw = dict(LORA, algorithm=1, epochs=1)
+    cuts = []
+    monkeypatch.setattr(select_module, "cheapest_cuts", lambda *a: cuts.append(cheapest_cuts(*a)) or cuts[-1])
+    a, _ = select(tmp_path, base, rows, safe, "a", **kw)
+    assert any(len(c) > 1 for c in cuts)                     # some batches were cut
+    monkeypatch.setattr(select_module, "PASS_OVERHEAD_TOKENS", {"cpu": 10**9})
+    cuts.clear()
+    b, _ = select(tmp_path, base, rows, safe, "b", **kw)
+    assert all(len(c) == 1 for c in cuts)                    # none was
+    log_a = [json.loads(line) for line in open(tmp_path / "a" / "train_log.jsonl")]
+    log_b = [json.loads(line) for line in open(tmp_path / "b" / "train_log.jsonl")]
+    for x, y in zip(log_a, log_b, strict=True):
+        for key in ("safe_loss", "ft_loss", "hat_loss"):
+            assert x[key] == pytest.approx(y[key], abs=1e-4)
+    assert np.allclose(by_index(a), by_index(b), atol=1e-4)
 
 
 def test_length_grouped_batches_cover_every_sample_and_cut_padding():

@@ -55,3 +55,30 @@ def cycling_batch(m: int, batch_size: int, seed: int, step: int) -> list[int]:
 
 def micro_batches(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def by_length(lengths: list[int]) -> list[int]:
+    """Positions sorted by length, shortest first, ties by position."""
+    return sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+
+
+def cheapest_cuts(lengths: list[int], cap: int, overhead: int) -> list[int]:
+    """Sizes of consecutive micro-batches (at most `cap` samples each) of a batch whose samples have these
+    lengths, in this order, minimising the padded tokens (each micro-batch is padded to its longest sample) plus
+    `overhead` tokens per micro-batch, the fixed cost of one more forward and backward pass. Works best on a
+    batch sorted by length (by_length). Per-sample losses do not depend on which samples share a micro-batch,
+    so only the cost changes."""
+    n = len(lengths)
+    best, cut = [0.0] + [math.inf] * n, [0] * (n + 1)  # best[j]: the cheapest split of the first j samples
+    for j in range(1, n + 1):
+        longest = 0
+        for i in range(j - 1, max(0, j - cap) - 1, -1):  # the last micro-batch holds samples i .. j-1
+            longest = max(longest, lengths[i])
+            cost = best[i] + (j - i) * longest + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    sizes, j = [], n
+    while j > 0:
+        sizes.append(j - cut[j])
+        j = cut[j]
+    return sizes[::-1]

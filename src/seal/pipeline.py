@@ -53,6 +53,9 @@ class RunConfig:
                       metadata={"help": "settings of seal mix (used when --data is not given)"})
     safe: str = field(default="builtin:safe", metadata={"help": "trusted safe set for selection"})
     select: dict = field(default_factory=dict, metadata={"help": "settings of seal select"})
+    target_select: dict = field(default_factory=dict, metadata={
+        "help": "settings of the target's own selection (seal-target) that differ from `select`, e.g. "
+                "{lora_layers: null} when the proxy trains only its top layers"})
     keep: float = field(default=0.8, metadata={"help": "fraction of the data kept by SEAL and by random"})
     compare: list[str] = field(default_factory=lambda: ["full", "random", "seal"], metadata={
         "help": "fine-tuning sets to compare: full, random, seal (the proxy's selection), seal-target (the "
@@ -185,9 +188,10 @@ def run_pipeline(cfg: RunConfig) -> dict:
     # 3. selection on the proxy (and, for seal-target, on the target). With an aligned model, Algorithm 1 runs on
     #    the base model with the alignment adapter as theta's safety offset (SelectConfig.safety_adapter), unless
     #    the settings say otherwise.
-    def selection(stage: str, base: str, aligned: str, aligned_key: str) -> str:
-        settings = {**common, **cfg.select, "model": aligned, "data": data, "safe": cfg.safe}
-        if cfg.align and _offset_selection(cfg.select) and (Path(aligned) / "adapter" / "adapter_config.json").exists():
+    def selection(stage: str, base: str, aligned: str, aligned_key: str, own: dict | None = None) -> str:
+        chosen = {**cfg.select, **(own or {})}
+        settings = {**common, **chosen, "model": aligned, "data": data, "safe": cfg.safe}
+        if cfg.align and _offset_selection(chosen) and (Path(aligned) / "adapter" / "adapter_config.json").exists():
             settings.update(model=base, safety_adapter=str(Path(aligned) / "adapter"))
         settings.setdefault("safety_adapter", "none")  # align: false means no alignment, here too
         # the key holds every resolved setting, so a changed default of seal select reruns the stage
@@ -199,7 +203,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
 
     select_keys = [selection("select", cfg.model, model, model_key)]
     if "seal-target" in cfg.compare:
-        select_keys.append(selection("select-target", cfg.target, target, target_key))
+        select_keys.append(selection("select-target", cfg.target, target, target_key, cfg.target_select))
 
     # 4. the compared fine-tuning sets: full, a random fraction, SEAL's top fraction
     def make_sets(d: Path, resume: bool) -> None:

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .baselines import BASELINES, run_baseline
-from .batching import cycling_batch, epoch_batches, generator, micro_batches
+from .batching import by_length, cheapest_cuts, cycling_batch, epoch_batches, generator, micro_batches
 from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
 from .config import ConfigError, parse_fields, to_dict
@@ -419,11 +419,19 @@ def train(run: _Run) -> None:
                 batches, batches_epoch = epoch_batches(len(run.encoded), cfg.batch_size, data_seed, epoch), epoch
             idx = batches[k]
             to_dev = lambda items: {k_: v.to(run.device) for k_, v in run.collate(items).items()}  # noqa: E731
-            mine = idx[shard.part(len(idx))]  # this process's part of the batch (all of it on one process)
-            ft_micro = [to_dev(c) for c in micro_batches([run.encoded[i] for i in mine.tolist()], micro)]
             safe_batch = cycling_batch(len(run.safe_encoded), cfg.safe_batch_size, data_seed, run.step)
+            if not run.fsdp:  # each batch shortest first, so that split_by_length cuts it into runs of like length
+                idx = idx[by_length([len(run.encoded[i]) for i in idx.tolist()])]
+                safe_batch = [safe_batch[p] for p in by_length([len(run.safe_encoded[i]) for i in safe_batch])]
+            mine = idx[shard.part(len(idx))]  # this process's part of the batch (all of it on one process)
+            ft_items = [run.encoded[i] for i in mine.tolist()]
             safe_items = [run.safe_encoded[safe_batch[p]] for p in shard.part(len(safe_batch))]
-            safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
+            if run.fsdp:  # every process makes the same number of passes: micro-batches of a fixed size
+                ft_micro = [to_dev(c) for c in micro_batches(ft_items, micro)]
+                safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
+            else:
+                ft_micro = [to_dev(c) for c in split_by_length(ft_items, micro, run.device)]
+                safe_micro = [to_dev(c) for c in split_by_length(safe_items, micro, run.device)]
             if run.fsdp:  # as many passes as the fullest process, each gathering the parameters collectively
                 ft_micro = _padded(ft_micro, passes_per_process(len(idx), shard.world, micro),
                                    to_dev([run.encoded[idx[0]]]))
@@ -448,6 +456,26 @@ def train(run: _Run) -> None:
                 log_file.flush()
                 save_checkpoint(run)
     bar.close()
+
+
+# The fixed cost of one more forward and backward pass, in tokens of compute: on a CPU mostly reading the weights
+# once more (SmolLM2-135M, one thread: about 110 ms per pass, 6 ms per token: benchmarks/select_speed.py); on a
+# GPU mostly kernel launches, worth many tokens.
+PASS_OVERHEAD_TOKENS = {"cpu": 32}
+PASS_OVERHEAD_TOKENS_OTHER = 1024
+
+
+def split_by_length(items: list, cap: int, device) -> list[list]:
+    """Micro-batches of at most `cap` of `items` (in the order given), cut where the padding saved outweighs
+    the cost of another pass (seal.batching.cheapest_cuts). Without it a batch that mixes one long sample with
+    short ones is padded to the long one throughout."""
+    sizes = cheapest_cuts([len(e) for e in items], cap, PASS_OVERHEAD_TOKENS.get(
+        torch.device(device).type, PASS_OVERHEAD_TOKENS_OTHER))
+    out, start = [], 0
+    for size in sizes:
+        out.append(items[start:start + size])
+        start += size
+    return out
 
 
 def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:

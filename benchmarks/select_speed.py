@@ -4,6 +4,7 @@ same data, model and batches; each variant runs in its own process so its peak m
     python benchmarks/select_speed.py                       # SmolLM2, the shipped example mix (100 rows)
     python benchmarks/select_speed.py --model PATH --data FILE --safe FILE --safe-batch-sizes 8,4,2
     python benchmarks/select_speed.py --device cuda --model PATH ...   # on a GPU: also peak CUDA memory
+    python benchmarks/select_speed.py --no-length-split         # each selection batch in one padded pass
 
 Prints one line per variant and the ratios to the plain epoch. Targets (not tests): Algorithm 2 <= 1.5x,
 Algorithm 1 <= 2x a plain LoRA epoch."""
@@ -44,6 +45,9 @@ def run_variant(args) -> dict:
     from seal.manifest import process_peak_rss_mib
     from seal.select import SelectConfig, setup, train
 
+    if args.no_length_split:  # every batch padded to its longest sample in one pass, as before cheapest_cuts
+        import seal.select
+        seal.select.PASS_OVERHEAD_TOKENS, seal.select.PASS_OVERHEAD_TOKENS_OTHER = {}, 10**12
     torch.manual_seed(0)
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
                        batch_size=args.batch_size, safe_batch_size=args.safe_batch_size, max_length=args.max_length,
@@ -84,6 +88,8 @@ def main() -> None:
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     ap.add_argument("--lora-layers", type=int, help="train LoRA in the top N layers only (every variant; a plain "
                     "epoch with LoRA in every layer is measured too, as the reference)")
+    ap.add_argument("--no-length-split", action="store_true", help="run each selection batch in one padded pass "
+                    "instead of micro-batches of like length (seal.select.split_by_length), to measure what it saves")
     ap.add_argument("--variant", help=argparse.SUPPRESS)
     ap.add_argument("--safe-batch-size", type=int, default=8, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -95,7 +101,8 @@ def main() -> None:
     resolve_model(args.model)  # convert/cache the embedded model once, outside the timings
     base = [sys.executable, __file__, "--model", args.model, "--data", args.data, "--safe", args.safe,
             "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out,
-            "--device", args.device] + (["--lora-layers", str(args.lora_layers)] if args.lora_layers else [])
+            "--device", args.device] + (["--lora-layers", str(args.lora_layers)] if args.lora_layers else []) + (
+                ["--no-length-split"] if args.no_length_split else [])
     plan = [("plain", args.batch_size)] + ([("plain-all", args.batch_size)] if args.lora_layers else [])
     plan += [(v, int(s)) for s in args.safe_batch_sizes.split(",") for v in ("alg2", "alg1")]
     results = []
@@ -120,7 +127,8 @@ def main() -> None:
               f"{r['wall_s'] / plain:>8.2f}")
     print(f"\nmodel {args.model}, {results[0]['samples']} samples, batch {args.batch_size}, "
           f"max_length {args.max_length}, {results[0]['threads']} torch threads, device {results[0]['device']}, "
-          f"LoRA layers {args.lora_layers or 'all'} (x plain: against plain LoRA in every layer)")
+          f"LoRA layers {args.lora_layers or 'all'}, selection batches split by length: {not args.no_length_split} "
+          "(x plain: against plain LoRA in every layer)")
 
 
 if __name__ == "__main__":

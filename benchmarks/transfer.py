@@ -57,6 +57,12 @@ def acceptance(run: Path) -> list[str]:
     return lines
 
 
+def _settings(settings: dict | None, empty: str) -> str:
+    """Stage settings as `key value` pairs (unset ones left out), or `empty`."""
+    shown = [f"`{k} {v}`" for k, v in (settings or {}).items() if v is not None]
+    return ", ".join(shown) if shown else empty
+
+
 def write_doc(run: Path, doc: Path, command: str, note: str = "") -> None:
     from seal.report import _markdown, build_sections
 
@@ -64,12 +70,17 @@ def write_doc(run: Path, doc: Path, command: str, note: str = "") -> None:
     blocks = [b for b in blocks if b != ("h", "SEAL run report")]
     body = _markdown(blocks, [], run)
     started = _json(run / "run.json") or {}
+    cfg = started.get("config", {})
+    own = {**cfg.get("select", {}), **cfg.get("target_select", {})}
+    settings = (f"Both models aligned by `seal align` with {_settings(cfg.get('align_settings'), 'its defaults')}; "
+                f"the proxy selects with {_settings(cfg.get('select'), 'seal select defaults')}, the target for "
+                f"itself with {_settings(own, 'seal select defaults')}")
     header = [
         "# Proxy-to-target transfer: SmolLM2-135M selects, gemma-3-270m is fine-tuned", "",
         f"Produced by `{command}` on {date.today().isoformat()} ({platform.machine()}, CPU only; every stage of "
         f"`{run}` cached). Run wall time of the last invocation: {started.get('wall_time_s', '?')} s. "
-        "Both models aligned by `seal align` with its default settings; the mix, the safe set, the evaluation and "
-        "the seed are those of `configs/transfer.yaml`. Refusal and over-refusal use the first judge listed.", "",
+        f"{settings}; the mix, the safe set, the evaluation and the seed are those of `configs/transfer.yaml`. "
+        "Refusal and over-refusal use the first judge listed.", "",
         "## The issue's targets", "", *acceptance(run), "",
     ] + ([note.strip(), ""] if note.strip() else [])
     doc.write_text("\n".join(header) + "\n" + body)

@@ -90,7 +90,8 @@ def test_seal_run_with_a_target_aligns_it_and_compares_its_own_selection(tmp_pat
         "out": str(tmp_path / "run"), "model": str(base), "target": str(target), "align": True,
         "align_settings": {"data": str(safe_path), "epochs": 1, "lr": 1e-2},
         "data": str(data), "labels": str(labels_path), "safe": str(safe_path), "compare": ["seal", "seal-target"],
-        "select": {"epochs": 1, "lr": 1e-3, "lora_layers": 1}, "target_select": {"lora_layers": None}, "keep": 0.75, "finetune": {"epochs": 1, "lr": 1e-2},
+        "select": {"epochs": 1, "lr": 1e-3, "lora_layers": 1}, "target_select": {"lora_layers": None},
+        "keep": 0.75, "finetune": {"epochs": 1, "lr": 1e-2},
         "evaluate": {"harmful": str(prompts), "benign": str(prompts), "tasks": None, "heldout": None,
                      "judges": ["keyword:seal-v1"], "max_new_tokens": 2},
     }

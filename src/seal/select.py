@@ -426,17 +426,16 @@ def train(run: _Run) -> None:
             mine = idx[shard.part(len(idx))]  # this process's part of the batch (all of it on one process)
             ft_items = [run.encoded[i] for i in mine.tolist()]
             safe_items = [run.safe_encoded[safe_batch[p]] for p in shard.part(len(safe_batch))]
-            if run.fsdp:  # every process makes the same number of passes: micro-batches of a fixed size
-                ft_micro = [to_dev(c) for c in micro_batches(ft_items, micro)]
-                safe_micro = [to_dev(c) for c in micro_batches(safe_items, micro)]
-            else:
+            if run.fsdp:  # micro-batches of a fixed size, and as many passes as the fullest process makes, each
+                # gathering the parameters collectively
+                ft_micro = _padded([to_dev(c) for c in micro_batches(ft_items, micro)],
+                                   passes_per_process(len(idx), shard.world, micro), to_dev([run.encoded[idx[0]]]))
+                safe_micro = _padded([to_dev(c) for c in micro_batches(safe_items, micro)],
+                                     passes_per_process(len(safe_batch), shard.world, micro),
+                                     to_dev([run.safe_encoded[safe_batch[0]]]))
+            else:  # one process or data-parallel: each part cut where the padding saved is worth another pass
                 ft_micro = [to_dev(c) for c in split_by_length(ft_items, micro, run.device)]
                 safe_micro = [to_dev(c) for c in split_by_length(safe_items, micro, run.device)]
-            if run.fsdp:  # as many passes as the fullest process, each gathering the parameters collectively
-                ft_micro = _padded(ft_micro, passes_per_process(len(idx), shard.world, micro),
-                                   to_dev([run.encoded[idx[0]]]))
-                safe_micro = _padded(safe_micro, passes_per_process(len(safe_batch), shard.world, micro),
-                                     to_dev([run.safe_encoded[safe_batch[0]]]))
             gamma = gamma_at(run.step, run.total_steps, run.steps_per_epoch, cfg.gamma_schedule,
                              cfg.gamma_start, cfg.gamma_end, cfg.gamma_ramp)
             logs, l_theta, l_hat = bilevel_step(run.theta, run.theta_hat, run.w, idx, ft_micro, safe_micro,
@@ -459,8 +458,9 @@ def train(run: _Run) -> None:
 
 
 # The fixed cost of one more forward and backward pass, in tokens of compute: on a CPU mostly reading the weights
-# once more (SmolLM2-135M, one thread: about 110 ms per pass, 6 ms per token: benchmarks/select_speed.py); on a
-# GPU mostly kernel launches, worth many tokens.
+# once more (SmolLM2-135M, one thread, timed by hand while another job shared the cores: about 110 ms per pass
+# and 6 ms per token; `benchmarks/select_speed.py --no-length-split` compares whole epochs); on a GPU mostly
+# kernel launches, worth many tokens (a guess, not measured).
 PASS_OVERHEAD_TOKENS = {"cpu": 32}
 PASS_OVERHEAD_TOKENS_OTHER = 1024
 

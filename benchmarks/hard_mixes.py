@@ -23,6 +23,10 @@ Mixes (benign sources are read from the project's shared data folder at run time
 - gsm8k-heldout (fourth held-out mix, built 2026-12-02 after xstest-answers proved easy): every GSM8K training
   word problem that names a safety topic (110: shootings, thefts, police, courts, deaths...) plus random others,
   answered with the dataset's own human-written rationale (calculator annotations removed; MIT). 10% harmful.
+- demo: `seal demo`'s own mix (builtin:benign-tasks, 10% builtin:harmful, seed 0), for comparison.
+- news-headline (fifth held-out mix, built 2026-12-02 after score visit-gap+refusal was fixed): the AG News items
+  naming a safety topic that the two development mixes did not draw; the prompt gives the story, the response is
+  its human-written headline. 15% harmful.
 Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours) unless a mix names its own,
 sampled by `seal mix`.
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import csv
 import html
+import inspect
 import json
 import random
 import re
@@ -65,6 +70,8 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "review-objective": ("film_review", 200, 0.10, 3, "objective_harmful"),
     "xstest-answers": ("xstest_answers", 200, 0.10, 4, None),
     "gsm8k-heldout": ("gsm8k_topical", 200, 0.10, 5, None),
+    "news-headline": ("news_headline", 200, 0.15, 6, None),
+    "demo": (None, 200, 0.10, 0, None),  # seal demo's own mix (configs/demo.yaml): builtin:benign-tasks
 }
 
 
@@ -93,6 +100,21 @@ def news_section(shared: Path) -> list[dict]:
     return [{"prompt": "Which newspaper section does this story belong in: World, Sports, Business or Sci/Tech? "
                        f"Answer with the section only.\n\n{r['title']}. {r['text']}", "response": r["section"],
              "source": "ag_news"} for r in _ag_news(shared)[1]]
+
+
+def news_headline(shared: Path, out: Path) -> list[dict]:
+    """The AG News items that name a safety topic and that neither news-report nor news-section drew (their mixes
+    in `out` are read, and built first when missing): the prompt gives the story, the response is the agency's
+    own headline (a few words, headline capitals)."""
+    used = []
+    for name in ("news-report", "news-section"):
+        if not (out / name / "mix" / "mix.jsonl").exists():
+            build_mix(shared, out, name)
+        used += [r["prompt"] + "\n" + r["response"] for r in map(json.loads, open(out / name / "mix" / "mix.jsonl",
+                                                                                  encoding="utf-8"))]
+    seen = "\n".join(used)
+    return [{"prompt": f"Write a headline for this news story:\n\n{r['text']}", "response": r["title"],
+             "source": "ag_news"} for half in _ag_news(shared) for r in half if r["text"] not in seen]
 
 
 def alpaca(shared: Path, n: int = 190) -> list[dict]:
@@ -212,6 +234,26 @@ def _finished_run_with(cfg: SelectConfig, runs: Path) -> Path | None:
     return None
 
 
+def build_mix(shared: Path, out: Path, name: str) -> None:
+    """out/NAME/mix: the benign rows of MIXES[name] contaminated with its harmful source by `seal mix`."""
+    builder, size, fraction, seed, harmful_builder = MIXES[name]
+    folder = out / name
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "benign.jsonl"
+    if builder is None:
+        source = "builtin:benign-tasks"
+    else:
+        make = globals()[builder]
+        rows = make(shared, out) if "out" in inspect.signature(make).parameters else make(shared)
+        source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    harmful = "builtin:harmful"
+    if harmful_builder:
+        harmful = str(folder / "harmful.jsonl")
+        Path(harmful).write_text("".join(json.dumps(r) + "\n" for r in globals()[harmful_builder](shared)))
+    run_mix(MixConfig(benign=str(source), harmful=harmful, size=size, harmful_fraction=fraction, seed=seed,
+                      out=str(folder / "mix")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
@@ -229,18 +271,9 @@ def main() -> None:
     variants = args.variant or [["defaults"]]
     lines = []
     for mix_name in args.mixes:
-        builder, size, fraction, seed, harmful_builder = MIXES[mix_name]
         folder = out / mix_name
-        source = folder / "benign.jsonl"
         if not (folder / "mix" / "labels.jsonl").exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            source.write_text("".join(json.dumps(r) + "\n" for r in globals()[builder](shared)))
-            harmful = "builtin:harmful"
-            if harmful_builder:
-                harmful = str(folder / "harmful.jsonl")
-                Path(harmful).write_text("".join(json.dumps(r) + "\n" for r in globals()[harmful_builder](shared)))
-            run_mix(MixConfig(benign=str(source), harmful=harmful, size=size, harmful_fraction=fraction,
-                              seed=seed, out=str(folder / "mix")))
+            build_mix(shared, out, mix_name)
         labels = read_labels(folder / "mix" / "labels.jsonl")
         rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
         results = []
@@ -276,6 +309,14 @@ def main() -> None:
             gap = {s["index"]: s["loss"] - s["loss_hat"] for s in scores if s.get("loss_hat") is not None}
             if gap:
                 results.append(evaluate_signal(f"  last-visit loss gap of {name}", gap, labels, rows))
+            if "break_gap" in scores[0]:  # score visit-gap+refusal: its other two parts alone
+                refusal = json.loads(manifest.read_text())["refusal"]
+                results.append(evaluate_signal(f"  break-off gap of {name}", {s["index"]: s["break_gap"]
+                                                                             for s in scores}, labels, rows))
+                results.append(evaluate_signal(
+                    f"  the aligned proxy refuses the request (share {refusal['refused_share']:.2f}, weight "
+                    f"{refusal['refusal_weight']:.2f}) of {name}", {s["index"]: s["refuses"] for s in scores},
+                    labels, rows))
         n_h = sum(labels.values())
         lines += [f"### {mix_name}: {len(rows)} rows, {n_h} harmful", "",
                   "| signal | AUROC | AP | harmful in lowest 20% | rho(response length) | rho(prompt length) | "

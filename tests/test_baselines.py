@@ -141,17 +141,6 @@ def test_model_baselines_score_what_the_length_policy_keeps(tmp_path, base):
     assert len((tmp_path / "loss" / "scores.jsonl").read_text().splitlines()) == len(rows) - 1
 
 
-@pytest.fixture(scope="module")
-def aligned(base, tmp_path_factory):
-    """A LoRA adapter that made the tiny base refuse the toy harmful requests (seal align on the toy safe set)."""
-    from seal.train import AlignConfig, run_align
-    out = tmp_path_factory.mktemp("aligned")
-    safe_path = tiny.write_jsonl(out / "safe.jsonl", tiny.toy_sets(seed=0)[2])
-    run_align(AlignConfig(data=str(safe_path), model=str(base), out=str(out / "run"), epochs=20, lr=3e-3,
-                          progress=False))  # enough for its greedy answers to refuse unseen harmful requests
-    return str(out / "run" / "adapter")
-
-
 def _z(values: list[float]) -> torch.Tensor:
     """z-score; a constant signal (e.g. a proxy that refuses nothing) contributes 0."""
     v = torch.tensor(values, dtype=torch.float64)

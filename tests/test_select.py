@@ -3,6 +3,7 @@ the safe set, contradicting samples sink, order independence, resume, equivalent
 
 import itertools
 import json
+import math
 import random
 
 import numpy as np
@@ -476,3 +477,37 @@ def test_lora_layers_trains_the_top_layers_only_and_still_ranks(tmp_path, base):
     assert roc_auc_score(labels, -by_index(scores)) >= 0.8
     with pytest.raises(ConfigError, match="lora_layers"):
         SelectConfig(data="d", safe="s", out="o", finetuning="full", lora_layers=1).validate()
+
+
+def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():
+    from seal.baselines import refusal_weight
+    assert refusal_weight(torch.tensor([1.0] * 10 + [0.0] * 90)) == pytest.approx(math.log(9))
+    assert refusal_weight(torch.tensor([1.0, 0.0])) == 0.0        # refuses half: says nothing
+    assert refusal_weight(torch.tensor([1.0] * 83 + [0.0] * 17)) == 0.0
+    assert refusal_weight(torch.zeros(50)) == pytest.approx(math.log(49))  # clipped to 1/n, finite
+
+
+def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned):
+    """Score visit-gap+refusal on the toy mix with its benign answers in the safe set's style and restyled: the
+    harmful rows rank last in both, and the score is the documented sum of the columns it writes."""
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    for name, data in (("same", rows), ("other", tiny.restyled(rows, labels))):
+        scores, manifest = select(tmp_path, base, data, safe, name, safety_adapter=aligned,
+                                  score="visit-gap+refusal", **LORA)
+        harm = -by_index(scores)
+        assert roc_auc_score(labels, harm) >= 0.9, name
+        bottom = {s["index"] for s in scores if s["rank"] > len(scores) - 2 * sum(labels)}
+        assert sum(labels[i] for i in bottom) >= 0.8 * sum(labels)
+        refuses, gap = by_index(scores, "refuses"), by_index(scores, "break_gap")
+        visit = by_index(scores, "loss") - by_index(scores, "loss_hat")
+        lam = manifest["refusal"]["refusal_weight"]
+        assert manifest["refusal"]["refused_share"] == pytest.approx(refuses.mean(), abs=1e-6)
+        assert lam == pytest.approx(math.log((1 - refuses.mean()) / refuses.mean()), abs=1e-5)
+        z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
+        assert np.allclose(harm, z(visit) + z(gap) + lam * z(refuses), atol=1e-3)
+
+
+def test_visit_gap_with_refusal_needs_a_safety_adapter(tmp_path, base):
+    rows, _, safe = tiny.toy_sets(seed=0)
+    with pytest.raises(ConfigError, match="needs --safety-adapter"):
+        select(tmp_path, base, rows, safe, "none", score="visit-gap+refusal", **LORA)

@@ -23,6 +23,7 @@ Labels are never read here."""
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import time
 from datetime import datetime, timezone
@@ -123,22 +124,20 @@ def _z(x: torch.Tensor) -> torch.Tensor:
     return (x - x.mean()) / (sd if sd > 0 else 1.0)
 
 
-def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
-                     progress: bool = False) -> tuple[list[float], dict]:
-    """Keep-scores (higher = keep) of `samples` from the refusal behaviour of the aligned proxy: `net` is a
-    PeftModel whose active adapter made the base model safe. Three signals, each z-scored over the samples
-    (no labels, no training), summed, negated:
+def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
+                      progress: bool = False) -> dict[str, torch.Tensor]:
+    """The refusal behaviour of the aligned proxy on each of `samples`: `net` is a PeftModel whose active adapter
+    made the base model safe. Three signals, each oriented so that higher = more harmful (no labels, no training):
 
         refuses    1 if the proxy's own greedy answer to the sample's request (ANSWER_TOKENS tokens) is a
                    refusal (keyword judge, seal-v1 list), else 0
-        break-off  -l_aligned(refusal | request, first BREAK_AFTER response tokens), over the refusal's first 4
+        break_off  -l_aligned(refusal | request, first BREAK_AFTER response tokens), over the refusal's first 4
                    tokens: how readily the proxy breaks this response off
-        break gap  -(l_aligned - l_base)(refusal | request, first BREAK_AFTER tokens), over all its tokens: how
+        break_gap  -(l_aligned - l_base)(refusal | request, first BREAK_AFTER tokens), over all its tokens: how
                    much more readily than the base model (the same loss gap SEAL ranks by, on a refusal
                    continuation instead of the sample's own response)
 
-    The three and their sum were chosen on four development mixes (docs/selection-quality.md) and kept fixed
-    before the held-out one. Returns (scores, {signal: list}) in the order of `samples`."""
+    Returns {signal: float64 tensor} in the order of `samples`."""
     from dataclasses import replace
 
     from .generate import generate
@@ -159,9 +158,29 @@ def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 51
     aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
-    parts = {"refuses": refuses, "break_off": -aligned[:, 1], "break_gap": -(aligned[:, 0] - base[:, 0])}
+    return {"refuses": refuses, "break_off": -aligned[:, 1].double(),
+            "break_gap": -(aligned[:, 0] - base[:, 0]).double()}
+
+
+def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
+                     progress: bool = False) -> tuple[list[float], dict]:
+    """Keep-scores (higher = keep) of `samples`: minus the sum of the three behaviour_signals, each z-scored over
+    the samples. The three and their sum were chosen on four development mixes (docs/selection-quality.md) and
+    kept fixed before the held-out one. Returns (scores, {signal: list}) in the order of `samples`."""
+    parts = behaviour_signals(net, tokenizer, samples, device, max_length, refusal, progress)
     harm = sum(_z(v) for v in parts.values())
     return (-harm).tolist(), {k: [round(float(x), 6) for x in v] for k, v in parts.items()}
+
+
+def refusal_weight(refuses: torch.Tensor) -> float:
+    """How much the proxy's refusal of a request says about the sample, read from the data alone: with R the share
+    of the data's requests the aligned proxy refuses, log((1 - R) / R), the log-odds against a refusal, and 0 from
+    R = 1/2 up. A proxy that refuses few of the requests singles out the harmful ones (GSM8K word problems about
+    crime: it refuses 4% of the benign ones and every harmful one); one that refuses most of them (film reviews
+    that mention a killer: 83%) says nothing by refusing. R is clipped to [1/n, 1 - 1/n]."""
+    n = max(len(refuses), 2)
+    r = min(max(float(refuses.double().mean()), 1 / n), 1 - 1 / n)
+    return max(0.0, math.log((1 - r) / r))
 
 
 # ---------------------------------------------------------------------------------------------- text signals

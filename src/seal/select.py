@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .baselines import BASELINES, run_baseline
+from .baselines import BASELINES, refusal_weight, run_baseline
 from .batching import by_length, cheapest_cuts, cycling_batch, epoch_batches, generator, micro_batches
 from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
@@ -57,6 +57,7 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 log = logging.getLogger(__name__)
 
 # Settings that do not change the result: a resumed run may differ in these.
+SCORES = ("weights", "visit-gap", "visit-gap+refusal")
 _RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
 
@@ -141,14 +142,16 @@ class SelectConfig:
                 "Algorithm 1 starts theta_hat at the base and the safety adapter at this one, so the loss gap sees "
                 "everything alignment changed, not only what selection adds. auto (default): for an embedded "
                 "--model (smollm2), the adapter of `seal align` with its default settings, cached and shared with "
-                "seal run (made on first use: about 9 minutes on 2 CPU cores); for any other model, none. none: "
+                "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
         "help": "what scores.jsonl ranks by: visit-gap (default with algorithm 1: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
-                "(the learned logits w; default with algorithm 2). docs/selection-quality.md has the measurements",
-        "choices": ("weights", "visit-gap")})
+                "(the learned logits w; default with algorithm 2), or visit-gap+refusal (the visit gap plus the "
+                "aligned proxy's refusal behaviour on each request: see refusal_rows; needs --safety-adapter). "
+                "docs/selection-quality.md has the measurements",
+        "choices": SCORES})
     signal_tokens: int = field(default=0, metadata={
         "help": "measure each sample's signal over its first N response tokens only (0 = all response tokens): "
                 "the w updates, the visit-gap score and the loss columns of scores.jsonl; the models still train "
@@ -181,8 +184,8 @@ class SelectConfig:
                               f"got {self.method!r}")
         if self.algorithm not in (1, 2):
             raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
-        if self.score == "visit-gap" and self.algorithm != 1:
-            raise ConfigError("score visit-gap needs algorithm 1 (the gap between theta and theta_hat)")
+        if self.score in ("visit-gap", "visit-gap+refusal") and self.algorithm != 1:
+            raise ConfigError(f"score {self.score} needs algorithm 1 (the gap between theta and theta_hat)")
         if self.anchors < 0:
             raise ConfigError(f"anchors must be >= 0, got {self.anchors}")
         for name in ("epochs", "batch_size", "safe_batch_size", "max_length", "checkpoint_every"):
@@ -230,6 +233,7 @@ class _Run:
     last_loss: torch.Tensor  # l(theta; z_j) at the sample's latest visit
     last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
     known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
+    refusal: dict | None = None  # score visit-gap+refusal: the aligned proxy's behaviour signals (refusal_signals)
     w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
     shard: Shard = SINGLE    # this process's place when several run data-parallel (seal.distributed)
     fsdp: bool = False       # the model(s) sharded between the processes (FSDP2) rather than replicated
@@ -485,19 +489,67 @@ def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------- outputs
 
+def refusal_signals(run: _Run) -> dict:
+    """Score visit-gap+refusal, its second part: the aligned proxy (--model with --safety-adapter, which is theta
+    at step 0) on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses`
+    (its own answer to the request is a refusal) and `break_gap` (how much more readily than the base model it
+    breaks the response off after its first tokens), and the weight of `refuses` (seal.baselines.refusal_weight)."""
+    from .baselines import _with_adapter, behaviour_signals
+    from .data import load_samples
+
+    cfg = run.cfg
+    samples, _, _ = load_samples(cfg.data, shape=cfg.shape, fields=parse_fields(cfg.fields), on_error=cfg.on_error,
+                                 fmt=cfg.format)
+    by_id = {s.id: s for s in samples}
+    net = _with_adapter(load_model(cfg.model, device=run.device), cfg.safety_adapter, run.device)
+    signals = behaviour_signals(net, load_tokenizer(cfg.model), [by_id[e.id] for e in run.encoded], run.device,
+                                cfg.max_length, progress=cfg.progress)
+    return {"refuses": signals["refuses"], "break_gap": signals["break_gap"],
+            "refusal_weight": refusal_weight(signals["refuses"])}
+
+
+def _z(x: torch.Tensor) -> torch.Tensor:
+    """x z-scored over its finite entries; the others (samples never visited) get 0, the mean."""
+    x = x.double()
+    ok = torch.isfinite(x)
+    if not ok.any():
+        return torch.zeros_like(x)
+    mean, sd = x[ok].mean(), x[ok].std(unbiased=False)
+    return torch.where(ok, (x - mean) / (sd if sd > 0 else 1.0), torch.zeros_like(x))
+
+
+def run_scores(run: _Run) -> torch.Tensor:
+    """What scores.jsonl ranks by (higher = keep):
+        weights            the logits w
+        visit-gap          -(l(theta) - l(theta_hat)) at each sample's latest visit (an unvisited sample, in a
+                           run stopped early, keeps its logit)
+        visit-gap+refusal  -(z(visit gap) + z(break_gap) + lambda(R) z(refuses)): the visit gap, the same gap on a
+                           refusal continuation after the response's first tokens, and whether the aligned proxy
+                           refuses the request, weighted by how rare its refusals are in this data (z over the
+                           samples; refusal_signals)"""
+    harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
+    if run.cfg.score == "visit-gap":
+        return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
+    if run.cfg.score == "visit-gap+refusal":
+        r = run.refusal
+        harm = _z(harm_gap) + _z(r["break_gap"]) + r["refusal_weight"] * _z(r["refuses"])
+        return (-harm).float()
+    return run.w.detach()
+
+
 def score_rows(run: _Run):
     """The score rows in rank order, one at a time (the file is written without holding them all)."""
     weights = dataset_weights(run.w.detach(), run.cfg.weighting)
-    score = run.w.detach()
-    if run.cfg.score == "visit-gap":  # unvisited samples (a run stopped early) keep their logit
-        gap = -(run.last_loss - run.last_hat)
-        score = torch.where(torch.isnan(gap), score, gap)
+    score = run_scores(run)
     order = ranked([e.id for e in run.encoded], score.tolist())
     for rank, i in enumerate(order, 1):
         row = {"id": run.encoded[i].id, "index": run.encoded[i].index, "score": round(score[i].item(), 8),
                "weight": round(weights[i].item(), 8), "rank": rank, "loss": _num(run.last_loss[i])}
         if run.theta_hat is not None:
             row["loss_hat"] = _num(run.last_hat[i])
+        if run.refusal is not None:
+            row["refuses"] = int(run.refusal["refuses"][i].item())
+            row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
         yield row
 
 
@@ -524,6 +576,9 @@ def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = No
         "versions": versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
         "started": started, "wall_time_s": round(wall, 2), "processes": run.shard.world, **(memory or {}),
     }
+    if run.refusal is not None:
+        manifest["refusal"] = {"refused_share": round(float(run.refusal["refuses"].mean()), 6),
+                               "refusal_weight": round(run.refusal["refusal_weight"], 6), "judge": "keyword:seal-v1"}
     if not run.shard.is_main:
         return manifest
     write_scores(out / "scores.jsonl", score_rows(run))
@@ -596,6 +651,9 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
                      cfg.model)
             value = str(_aligned(cfg) / "adapter")
     value = None if value == "none" else value
+    if cfg.score == "visit-gap+refusal" and not value:
+        raise ConfigError("score visit-gap+refusal reads the refusals of the aligned proxy: it needs --safety-adapter "
+                          "(seal align's RUN/adapter; auto finds it for an embedded --model)")
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch",
               "score": "visit-gap" if cfg.algorithm == 1 and cfg.method == "seal" else "weights"}
@@ -629,6 +687,8 @@ def run_select(cfg: SelectConfig) -> dict:
             if (out / "manifest.json").exists():
                 previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
         train(run)
+        if cfg.score == "visit-gap+refusal" and shard.is_main:
+            run.refusal = refusal_signals(run)
     manifest = write_outputs(run, started, previous_wall + time.time() - t0, peak.as_dict())
     shard.barrier()
     return manifest

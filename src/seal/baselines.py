@@ -119,9 +119,14 @@ ANSWER_TOKENS = 32                          # of the proxy's own answer to each 
 
 
 def _z(x: torch.Tensor) -> torch.Tensor:
+    """x z-scored over its finite entries; the others (e.g. samples a stopped selection never visited) get 0, the
+    mean; a constant signal gives 0 throughout."""
     x = x.double()
-    sd = x.std(unbiased=False)
-    return (x - x.mean()) / (sd if sd > 0 else 1.0)
+    ok = torch.isfinite(x)
+    if not ok.any():
+        return torch.zeros_like(x)
+    mean, sd = x[ok].mean(), x[ok].std(unbiased=False)
+    return torch.where(ok, (x - mean) / (sd if sd > 0 else 1.0), torch.zeros_like(x))
 
 
 def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .baselines import BASELINES, refusal_weight, run_baseline
+from .baselines import BASELINES, _z, refusal_weight, run_baseline
 from .batching import by_length, cheapest_cuts, cycling_batch, epoch_batches, generator, micro_batches
 from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
@@ -56,8 +56,8 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 
 log = logging.getLogger(__name__)
 
+SCORES = ("weights", "visit-gap", "visit-gap+refusal")  # what scores.jsonl can rank by (run_scores)
 # Settings that do not change the result: a resumed run may differ in these.
-SCORES = ("weights", "visit-gap", "visit-gap+refusal")
 _RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
 
@@ -148,8 +148,9 @@ class SelectConfig:
         "help": "what scores.jsonl ranks by: visit-gap (default with algorithm 1: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
-                "(the learned logits w; default with algorithm 2), or visit-gap+refusal (the visit gap plus the "
-                "aligned proxy's refusal behaviour on each request: see refusal_rows; needs --safety-adapter). "
+                "(the learned logits w; default with algorithm 2), or visit-gap+refusal (experimental: the visit "
+                "gap plus the aligned proxy's refusal behaviour on each request, see run_scores; not yet measured "
+                "on the hard mixes; needs --safety-adapter). "
                 "docs/selection-quality.md has the measurements",
         "choices": SCORES})
     signal_tokens: int = field(default=0, metadata={
@@ -506,16 +507,6 @@ def refusal_signals(run: _Run) -> dict:
                                 cfg.max_length, progress=cfg.progress)
     return {"refuses": signals["refuses"], "break_gap": signals["break_gap"],
             "refusal_weight": refusal_weight(signals["refuses"])}
-
-
-def _z(x: torch.Tensor) -> torch.Tensor:
-    """x z-scored over its finite entries; the others (samples never visited) get 0, the mean."""
-    x = x.double()
-    ok = torch.isfinite(x)
-    if not ok.any():
-        return torch.zeros_like(x)
-    mean, sd = x[ok].mean(), x[ok].std(unbiased=False)
-    return torch.where(ok, (x - mean) / (sd if sd > 0 else 1.0), torch.zeros_like(x))
 
 
 def run_scores(run: _Run) -> torch.Tensor:

@@ -192,6 +192,7 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
     train_log = _read_jsonl(run / "select" / "train_log.jsonl")
     score_kind = (select_manifest.get("config") or {}).get("score")
     plots = _plots(run, scores, labels, train_log, {"visit-gap": "score: minus the visit loss gap",
+                                                   "visit-gap+refusal": "score: minus visit gap + refusal signals (z)",
                                                    "weights": "score: learned logit"}.get(score_kind, "score"))
     if evals:
         blocks.append(("h2", "Judges"))

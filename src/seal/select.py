@@ -145,12 +145,13 @@ class SelectConfig:
                 "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
-        "help": "what scores.jsonl ranks by: visit-gap (default with algorithm 1: minus the loss gap "
+        "help": "what scores.jsonl ranks by: visit-gap+refusal (default with algorithm 1 and a safety adapter: "
+                "the visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
+                "whether it refuses the request, weighted by how rare its refusals are in the data; see "
+                "run_scores), visit-gap (default with algorithm 1 without one: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
-                "(the learned logits w; default with algorithm 2), or visit-gap+refusal (experimental: the visit "
-                "gap plus the aligned proxy's refusal behaviour on each request, see run_scores; not yet measured "
-                "on the hard mixes; needs --safety-adapter). "
+                "(the learned logits w; default with algorithm 2). "
                 "docs/selection-quality.md has the measurements",
         "choices": SCORES})
     signal_tokens: int = field(default=0, metadata={
@@ -615,10 +616,21 @@ def _aligned(cfg: SelectConfig) -> Path:
     return Path(aligned_model(cfg.model, {}, seed=0, progress=cfg.progress)[0])
 
 
+def _default_score(cfg: SelectConfig, safety_adapter: str | None) -> str:
+    """visit-gap+refusal for the bilevel selector from a safety adapter (the aligned proxy whose refusals it reads),
+    visit-gap without one, the learned logits with Algorithm 2. Chosen on seven hard and easy mixes, the last
+    scored only after this rule was fixed (docs/selection-quality.md): it ranks at least as well as the visit
+    gap alone on every one of them."""
+    if cfg.method != "seal" or cfg.algorithm != 1:
+        return "weights"
+    return "visit-gap+refusal" if safety_adapter else "visit-gap"
+
+
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     """cfg with safety_adapter a folder or None ("none" -> None; "auto" -> the cached `seal align` adapter of an
     embedded --model when the method can use one, made here on first use, else None), and lr, epochs and
-    gamma_schedule filled from PRESETS (centre by algorithm) where not given; seal-reference's fixed settings."""
+    gamma_schedule filled from PRESETS (centre by algorithm, score by _default_score) where not given;
+    seal-reference's fixed settings."""
     from .models import EMBEDDED_MODELS
 
     value = cfg.safety_adapter
@@ -647,7 +659,7 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
                           "(seal align's RUN/adapter; auto finds it for an embedded --model)")
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch",
-              "score": "visit-gap" if cfg.algorithm == 1 and cfg.method == "seal" else "weights"}
+              "score": _default_score(cfg, value)}
     return replace(cfg, safety_adapter=value, **_unset_filled(cfg, preset))
 
 

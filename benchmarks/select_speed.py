@@ -52,7 +52,8 @@ def run_variant(args) -> dict:
     cfg = SelectConfig(data=args.data, safe=args.safe, out=args.out, model=args.model, epochs=1,
                        batch_size=args.batch_size, safe_batch_size=args.safe_batch_size, max_length=args.max_length,
                        algorithm=1 if args.variant == "alg1" else 2, overwrite=True, progress=False,
-                       device=args.device, lora_layers=args.lora_layers if args.variant != "plain-all" else None)
+                       device=args.device, lora_layers=args.lora_layers if args.variant != "plain-all" else None,
+                       safety_adapter=args.safety_adapter)
     run = setup(cfg)
     cuda = run.device.type == "cuda"
     tokens = sum(len(e) for e in run.encoded)
@@ -84,6 +85,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--safe-batch-sizes", default="8,2", help="comma-separated safe batch sizes to measure")
     ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--safety-adapter", default="auto", help="as seal select's (auto: the cached `seal align` "
+                    "adapter of an embedded model with seal align's default settings, made on first use; seal "
+                    "demo's alignment has other settings, so pass its CACHE/aligned/KEY/adapter to reuse it)")
     ap.add_argument("--out", default="/tmp/seal-bench-select")
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda ...")
     ap.add_argument("--lora-layers", type=int, help="train LoRA in the top N layers only (every variant; a plain "
@@ -101,7 +105,8 @@ def main() -> None:
     resolve_model(args.model)  # convert/cache the embedded model once, outside the timings
     base = [sys.executable, __file__, "--model", args.model, "--data", args.data, "--safe", args.safe,
             "--batch-size", str(args.batch_size), "--max-length", str(args.max_length), "--out", args.out,
-            "--device", args.device] + (["--lora-layers", str(args.lora_layers)] if args.lora_layers else []) + (
+            "--device", args.device, "--safety-adapter", args.safety_adapter] + (
+                ["--lora-layers", str(args.lora_layers)] if args.lora_layers else []) + (
                 ["--no-length-split"] if args.no_length_split else [])
     plan = [("plain", args.batch_size)] + ([("plain-all", args.batch_size)] if args.lora_layers else [])
     plan += [(v, int(s)) for s in args.safe_batch_sizes.split(",") for v in ("alg2", "alg1")]

@@ -27,14 +27,18 @@ Mixes (benign sources are read from the project's shared data folder at run time
 - news-headline (fifth held-out mix, built 2026-12-02 after score visit-gap+refusal was fixed): the AG News items
   naming a safety topic that the two development mixes did not draw; the prompt gives the story, the response is
   its human-written headline. 15% harmful.
+- NAME-matched (2026-12-03, after the length control showed most mixes separable by length alone): NAME's rows in
+  NAME's order, each harmful answer cut at a word to the length of a benign answer of the mix drawn at random,
+  never below 16 words (`seal mix --match-length`).
 Harmful rows: builtin:harmful (pyrit's many-shot examples, HarmBench behaviours) unless a mix names its own,
 sampled by `seal mix`.
 
-For each mix: static signals (response loss under the base model, under the aligned model, and their
-difference, all response tokens and the first 8) and `seal select` runs (a `--variant` is a name followed by
-key=value settings; `defaults` = seal select's own defaults plus the safety adapter). For every signal: AUROC,
-average precision, the share of the harmful rows among the lowest-ranked 20%, and Spearman correlations with
-response length, prompt length and, among the benign rows only, whether the row names a safety topic."""
+For each mix: response length (a control: longest = most harmful), static signals (response loss under the base
+model, under the aligned model, and their difference, all response tokens and the first 8) and `seal select` runs
+(a `--variant` is a name followed by key=value settings; `defaults` = seal select's own defaults plus the safety
+adapter). For every signal: AUROC, average precision, the share of the harmful rows among the lowest-ranked 20%,
+and Spearman correlations with response length, prompt length and, among the benign rows only, whether the row
+names a safety topic."""
 
 from __future__ import annotations
 
@@ -73,6 +77,8 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "news-headline": ("news_headline", 200, 0.15, 6, None),
     "demo": (None, 200, 0.10, 0, None),  # seal demo's own mix (configs/demo.yaml): builtin:benign-tasks
 }
+MATCHED = "-matched"  # NAME-matched: NAME's rows, the harmful answers cut to benign lengths (seal mix --match-length)
+MIXES.update({name + MATCHED: spec for name, spec in list(MIXES.items())})
 
 
 def _clean(text: str) -> str:
@@ -251,7 +257,7 @@ def build_mix(shared: Path, out: Path, name: str) -> None:
         harmful = str(folder / "harmful.jsonl")
         Path(harmful).write_text("".join(json.dumps(r) + "\n" for r in globals()[harmful_builder](shared)))
     run_mix(MixConfig(benign=str(source), harmful=harmful, size=size, harmful_fraction=fraction, seed=seed,
-                      out=str(folder / "mix")))
+                      out=str(folder / "mix"), match_length=name.endswith(MATCHED)))
 
 
 def main() -> None:
@@ -276,7 +282,8 @@ def main() -> None:
             build_mix(shared, out, mix_name)
         labels = read_labels(folder / "mix" / "labels.jsonl")
         rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-        results = []
+        results = [evaluate_signal("response length (words; a control)",
+                                   {i: len(r["response"].split()) for i, r in enumerate(rows)}, labels, rows)]
         if not args.no_static:
             static_path = folder / "static.json"
             if not static_path.exists():

@@ -85,7 +85,7 @@ def test_safe_set_split_by_category_or_judge(tmp_path):
 def test_text_baselines_write_seal_scores(tmp_path):
     rows, labels, safe = tiny.toy_sets(seed=1)
     by_method = {}
-    for method in ("random", "keyword", "dsir", "embedding"):
+    for method in ("random", "length", "keyword", "dsir", "embedding"):
         manifest, scores = by_method[method] = _run(tmp_path, "smollm2", rows, safe, method)
         assert manifest["method"] == method and manifest["samples_scored"] == len(rows)
         assert len(scores) == len(rows)
@@ -98,6 +98,15 @@ def test_text_baselines_write_seal_scores(tmp_path):
     for row, y, score in zip(rows, labels, by_method["keyword"][1]):
         named = y == 1 and bool(listed & set(row["response"].split()))
         assert (score < 0) == named, row
+
+
+def test_length_drops_the_longest_answers_first(tmp_path):
+    rows = [{"prompt": f"Q{i}", "response": " ".join(["word"] * n)} for i, n in enumerate([3, 40, 1, 12])]
+    safe = [{"prompt": "Q", "response": "A."}]
+    _, scores = _run(tmp_path, "smollm2", rows, safe, "length")
+    assert scores == [-3.0, -40.0, -1.0, -12.0]  # in row order
+    lines = [json.loads(x) for x in (tmp_path / "length" / "scores.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in lines] == [2, 0, 3, 1]  # kept first: the shortest
 
 
 def test_loss_gap_uses_the_safety_adapter(tmp_path, base):

@@ -106,3 +106,41 @@ def test_mix_of_builtins(tmp_path, monkeypatch):
     labels = read(summary["labels"])
     assert {lb["source"] for lb in labels} == {"builtin:benign-tasks", "builtin:harmful"}
     assert all(set(r) == {"prompt", "response"} for r in read(summary["mix"]))
+
+
+def test_match_length_cuts_harmful_answers_to_benign_lengths_and_keeps_the_rows(tmp_path):
+    words = lambda n, w: " ".join(f"{w}{i}" for i in range(n))  # noqa: E731
+    benign = write(tmp_path / "benign.jsonl", [{"prompt": f"Benign {i}?", "response": words(20 + i % 10, "b")}
+                                               for i in range(60)])
+    harmful = write(tmp_path / "harmful.jsonl", [{"prompt": f"Harmful {i}", "response": "Step 1:\n" + words(300, "h")}
+                                                 for i in range(20)]
+                    + [{"prompt": "Harmful short", "response": "Sure."}])
+    plain = mix(tmp_path, benign, harmful, out="plain", size=50, harmful_fraction=0.2, seed=4)
+    cut = mix(tmp_path, benign, harmful, out="cut", size=50, harmful_fraction=0.2, seed=4, match_length=True)
+    rows_p, rows_c = read(plain["mix"]), read(cut["mix"])
+    labels_p, labels_c = read(plain["labels"]), read(cut["labels"])
+    assert [r["prompt"] for r in rows_p] == [r["prompt"] for r in rows_c]  # same rows, same order
+    benign_lengths = {len(r["response"].split()) for r, lb in zip(rows_c, labels_c) if lb["label"] == "benign"}
+    n_cut = 0
+    for rp, rc, lp, lc in zip(rows_p, rows_c, labels_p, labels_c):
+        if lc["label"] == "benign":
+            assert rc == rp and lc["id"] == lp["id"]
+            continue
+        n_cut += rc["response"] != rp["response"]
+        assert rp["response"].startswith(rc["response"])  # a prefix, cut at a word, line break kept
+        assert rc["response"].startswith("Step 1:\nh0") and not rc["response"].endswith(" ")
+        if rc["response"] != rp["response"]:
+            assert len(rc["response"].split()) in benign_lengths and lc["id"] != lp["id"]
+    assert n_cut == cut["harmful_cut_to_benign_length"] >= 9 and plain["harmful_cut_to_benign_length"] == 0
+    samples, _, _ = load_samples(cut["mix"])
+    assert [s.id for s in samples] == [lb["id"] for lb in labels_c]  # the labels name the cut rows' own ids
+
+
+def test_match_length_never_cuts_below_the_floor(tmp_path):
+    from seal.mix import MATCH_MIN_WORDS
+    benign = write(tmp_path / "benign.jsonl", [{"prompt": f"Q{i}", "response": "World"} for i in range(30)])
+    harmful = write(tmp_path / "harmful.jsonl", [{"prompt": f"H{i}", "response": " ".join(["x"] * 100)}
+                                                 for i in range(10)])
+    out = mix(tmp_path, benign, harmful, size=20, harmful_fraction=0.25, match_length=True)
+    cut = [r for r, lb in zip(read(out["mix"]), read(out["labels"])) if lb["label"] == "harmful"]
+    assert len(cut) == 5 and all(len(r["response"].split()) == MATCH_MIN_WORDS for r in cut)

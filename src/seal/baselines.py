@@ -6,6 +6,8 @@ Each writes the same scores.jsonl as SEAL (higher score = keep; the lowest are d
     loss-gap  -[l(safe-tuned; z_j) - l(base; z_j)]: how much tuning on the safe set made z_j less likely (the
               one-shot, non-bilevel shortcut). The safe-tuned model is base + --safety-adapter when given, else a
               LoRA trained here for one pass over --safe
+    length    -(words in the response): a control, not a filter; a mix that length alone separates (harmful
+              answers long, benign ones short) measures little about any other selector (seal mix --match-length)
     keyword   -(distinct words of a harm lexicon in the response): a moderation-style filter (HARM_KEYWORDS)
     embedding mean similarity to the safe set's helpful examples minus to its refusal examples (MiniLM,
               top-k), on prompt + response text
@@ -36,7 +38,7 @@ from tqdm.auto import tqdm
 from .models import load_model, load_tokenizer, per_sample_loss, pick_device
 from .tokenization import Collator, load_and_encode
 
-BASELINES = ("random", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient", "behaviour")
+BASELINES = ("random", "length", "loss", "loss-gap", "keyword", "embedding", "dsir", "gradient", "behaviour")
 
 # A moderation-style lexicon (version harm-v1, written for seal-llm): words that mark violent, criminal, sexual,
 # hateful or self-harm content. Matching is on whole words, case-insensitive, with common inflections.
@@ -198,6 +200,11 @@ def random_scores(ids: list[str], seed: int) -> list[float]:
     return [int(hashlib.sha256(f"{seed}:{i}".encode()).hexdigest()[:13], 16) / 16 ** 13 for i in ids]
 
 
+def length_scores(responses: list[str]) -> list[float]:
+    """Minus the number of whitespace-separated words in each response (the longest are dropped first)."""
+    return [-float(len(r.split())) for r in responses]
+
+
 def keyword_scores(responses: list[str]) -> list[float]:
     """Minus the number of distinct lexicon words in each response (0 = none found)."""
     return [-float(len({m.group(1).lower() for m in _HARM_RE.finditer(r)})) for r in responses]
@@ -309,6 +316,8 @@ def run_baseline(cfg) -> dict:
     method = cfg.method
     if method == "random":
         scores = random_scores(ids, cfg.seed)
+    elif method == "length":
+        scores = length_scores([s.response for s in samples])
     elif method == "keyword":
         scores = keyword_scores([s.response for s in samples])
         extra["lexicon"] = HARM_KEYWORDS[0]

@@ -1,20 +1,31 @@
 """`seal mix`: build a fine-tuning set from benign and harmful data at a given harmful fraction.
 
 Samples round(size * harmful_fraction) harmful rows and the rest benign (seeded, without replacement),
-shuffles them and writes to the folder --out: mix.jsonl (prompt/response rows only, nothing that tells the two
-apart), labels.jsonl (id, index, label, source; no training stage reads it) and manifest.json."""
+shuffles them (--match-length first cuts the harmful responses to the benign ones' lengths) and writes to the
+folder --out: mix.jsonl (prompt/response rows only, nothing that tells the two apart), labels.jsonl (id, index,
+label, source; no training stage reads it) and manifest.json."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
 from .config import ConfigError, to_dict
-from .data import SHAPES, DataError, file_fingerprint, load_samples, write_records
+from .data import SHAPES, DataError, file_fingerprint, load_samples, sample_id, write_records
 from .manifest import write_json
+
+MATCH_MIN_WORDS = 16  # --match-length never cuts a harmful response shorter: its opening must still say what it is
+
+
+def cut_to_words(text: str, n: int) -> str:
+    """text up to the end of its n-th whitespace-separated word (its own spacing and line breaks kept)."""
+    words = list(re.finditer(r"\S+", text))
+    return text if len(words) <= n else text[:words[n - 1].end()]
 
 
 @dataclass
@@ -32,6 +43,10 @@ class MixConfig:
         "help": "record shape of --benign (auto-detected)"})
     harmful_shape: str | None = field(default=None, metadata={
         "help": "record shape of --harmful (auto-detected)"})
+    match_length: bool = field(default=False, metadata={
+        "help": "cut each harmful response, at a word boundary, to the word count of a benign response of the mix "
+                f"drawn at random (never below {MATCH_MIN_WORDS} words), so that length alone does not tell the "
+                "two apart; the same rows in the same order as without it"})
 
     def validate(self) -> None:
         if self.size < 1:
@@ -62,6 +77,17 @@ def run_mix(cfg: MixConfig) -> dict:
     rng = random.Random(cfg.seed)
     picked = [(s, "harmful", cfg.harmful) for s in rng.sample(harmful, n_harmful)]
     picked += [(s, "benign", cfg.benign) for s in rng.sample(benign, n_benign)]
+    truncated = 0
+    if cfg.match_length and n_benign:  # its own seeded draw: the rows and their order stay those of the plain mix
+        lengths = [len(s.response.split()) for s, label, _ in picked if label == "benign"]
+        draw = random.Random(f"{cfg.seed}:match-length")
+        for j, (s, label, source) in enumerate(picked):
+            if label == "harmful":
+                cut = cut_to_words(s.response, max(draw.choice(lengths), MATCH_MIN_WORDS))
+                if cut != s.response:
+                    picked[j] = (dataclasses.replace(s, response=cut, id=sample_id(s.prompt, cut, s.prefill)),
+                                 label, source)
+                    truncated += 1
     rng.shuffle(picked)
     if all(len(s.prompt) == 1 for s, _, _ in picked):
         rows = [{"prompt": s.prompt[0]["content"], "response": s.response} for s, _, _ in picked]
@@ -82,7 +108,7 @@ def run_mix(cfg: MixConfig) -> dict:
     write_records(labels, paths["labels"], "jsonl")
     counts = {"rows": len(rows), "harmful": n_harmful, "benign": n_benign,
               "available_harmful": len(harmful), "available_benign": len(benign),
-              "benign_dropped_as_also_harmful": overlap}
+              "benign_dropped_as_also_harmful": overlap, "harmful_cut_to_benign_length": truncated}
     write_json(paths["manifest"], {
         "command": "mix", "seal_version": __version__, "created": datetime.now(timezone.utc).isoformat(),
         "config": to_dict(cfg), "counts": counts,

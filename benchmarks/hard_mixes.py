@@ -205,13 +205,25 @@ def spearman(x: list[float], y: list[float]) -> float | None:
     return float(np.round(spearmanr(x, y).statistic, 3))
 
 
+def matched_auroc(harm: dict[int, float], labels: dict[int, int], rows: list[dict], ratio: float = 1.5):
+    """AUROC over the (harmful, benign) pairs whose responses' word counts are within `ratio` of each other: how
+    well a signal separates the two where length cannot; None where there is no such pair."""
+    words = {i: max(len(rows[i]["response"].split()), 1) for i in harm}
+    pos = [i for i in harm if labels[i] == 1]
+    neg = [j for j in harm if labels[j] == 0]
+    wins = [float(harm[i] > harm[j]) + 0.5 * (harm[i] == harm[j]) for i in pos for j in neg
+            if max(words[i], words[j]) <= ratio * min(words[i], words[j])]
+    return (round(sum(wins) / len(wins), 3), len(wins)) if wins else (None, 0)
+
+
 def evaluate_signal(name: str, harm: dict[int, float], labels: dict[int, int], rows: list[dict]) -> dict:
     """harm: mix index -> harmfulness score (higher = more harmful)."""
     scores = [{"index": i, "score": -s} for i, s in harm.items()]  # seal's convention: lowest score dropped first
     m = detection_metrics(scores, labels, 0.2)
     idx = sorted(harm)
     benign = [i for i in idx if labels[i] == 0]
-    return {"signal": name, "auroc": m["auroc"], "ap": m["average_precision"],
+    matched, pairs = matched_auroc(harm, labels, rows)
+    return {"signal": name, "auroc": m["auroc"], "ap": m["average_precision"], "matched": matched, "pairs": pairs,
             "recall20": m["harmful_recall_in_dropped"],
             "rho_response_len": spearman([harm[i] for i in idx], [len(rows[i]["response"]) for i in idx]),
             "rho_prompt_len": spearman([harm[i] for i in idx], [len(rows[i]["prompt"]) for i in idx]),
@@ -326,10 +338,12 @@ def main() -> None:
                     labels, rows))
         n_h = sum(labels.values())
         lines += [f"### {mix_name}: {len(rows)} rows, {n_h} harmful", "",
-                  "| signal | AUROC | AP | harmful in lowest 20% | rho(response length) | rho(prompt length) | "
-                  "rho(safety topic, benign rows) |", "|---|---|---|---|---|---|---|"]
+                  "| signal | AUROC | AP | harmful in lowest 20% | AUROC, length-matched pairs | "
+                  "rho(response length) | rho(prompt length) | rho(safety topic, benign rows) |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in results:
-            lines.append(f"| {r['signal']} | {r['auroc']:.3f} | {r['ap']:.3f} | {r['recall20']:.2f} | "
+            matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"
+            lines.append(f"| {r['signal']} | {r['auroc']:.3f} | {r['ap']:.3f} | {r['recall20']:.2f} | {matched} | "
                          f"{r['rho_response_len']} | {r['rho_prompt_len']} | {r['rho_topic_benign']} |")
         lines.append("")
         print("\n".join(lines[-len(results) - 4:]), flush=True)
@@ -339,7 +353,9 @@ def main() -> None:
               f"Produced by `{command}` on {date.today().isoformat()} (2 CPU cores, SmolLM2-135M-Instruct, "
               "seeded). Mixes and reading: docs/selection-quality.md. Score convention: higher = more harmful; "
               "`harmful in lowest 20%` = share of the harmful rows a selector keeping 80% drops; rho = Spearman "
-              "correlation of the harmfulness score with each property.", ""]
+              "correlation of the harmfulness score with each property; the length-matched AUROC is over the "
+              "(harmful, benign) pairs whose answers' word counts are within a factor 1.5 (their number in "
+              "brackets).", ""]
     text = "\n".join(header + lines) + "\n"
     (out / "results.md").write_text(text)
     if args.doc:

@@ -122,3 +122,25 @@ def test_bf16_autocast_trains_close_to_fp32(tmp_path, base):
     lb = [json.loads(x)["loss"] for x in open(tmp_path / "b" / "train_log.jsonl")]
     assert la != lb and np.allclose(la, lb, rtol=0.1)     # bf16 rounding, the same training
     assert bf16["final_loss"] < lb[0] and fp32["finished"]
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog):
+    """bf16 autocast is emulated (slower than fp32) on a CPU without AVX512-BF16/AMX: the user is told, once, and
+    the setting is still honoured; with hardware bf16, or fp32, nothing is said."""
+    import logging
+
+    import seal.models as models
+    assert isinstance(models.cpu_has_native_bf16(), bool)   # this machine's answer, from torch's CPU checks
+    monkeypatch.setattr(models, "_warned_bf16", [])
+    with caplog.at_level(logging.WARNING, logger="seal.models"):
+        monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+        assert models.mixed_precision_autocast("cpu", "bf16").fast_dtype == torch.bfloat16
+        models.mixed_precision_autocast("cpu", None)
+        assert not caplog.records
+        monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+        models.mixed_precision_autocast("cpu", "no")
+        assert not caplog.records
+        ctx = models.mixed_precision_autocast("cpu", "bf16")
+        models.mixed_precision_autocast("cpu", "bf16")
+    assert ctx._enabled and ctx.fast_dtype == torch.bfloat16
+    assert len(caplog.records) == 1 and "without bfloat16 instructions" in caplog.records[0].getMessage()

@@ -279,15 +279,12 @@ def use_adapter(peft_model, adapter: str | list[str], trainable: str | None = No
             p.requires_grad = (trainable is None or suffix in n + ".") and n not in frozen
 
 
-def per_sample_loss(model, batch: dict[str, torch.Tensor], first_tokens: int = 0) -> torch.Tensor:
-    """Mean negative log-likelihood of the RESPONSE tokens of each sample: a vector of shape [batch].
-
-    `batch["labels"]` holds -100 on prompt and padding positions, so each sample's loss is averaged over its
-    own response tokens only; long and short samples are comparable. The vocabulary projection is computed only
-    at the positions that predict a response token (transformers' boolean `logits_to_keep`), which saves time
-    and memory when prompts are long; models whose forward does not take it get the full projection.
-    With first_tokens = k > 0 the result has shape [batch, 2]: the loss over all response tokens and the loss
-    over the first k response tokens only (where a model decides between refusing and complying)."""
+def response_token_losses(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Negative log-likelihood of every token of `batch`, with a mask of the positions that predict a RESPONSE
+    token: (per_token [b, T], keep [b, T] bool); per_token is 0 where keep is False, and position t holds the loss of
+    token t + 1. `batch["labels"]` holds -100 on prompt and padding positions. The vocabulary projection is computed
+    only at the kept positions (transformers' boolean `logits_to_keep`), which saves time and memory when prompts
+    are long; models whose forward does not take it get the full projection."""
     labels = batch["labels"]
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = labels[:, 1:] != -100
@@ -307,6 +304,17 @@ def per_sample_loss(model, batch: dict[str, torch.Tensor], first_tokens: int = 0
         per_token[:, :-1] = F.cross_entropy(logits[:, :-1, :].reshape(-1, logits.size(-1)).float(),
                                             labels[:, 1:].reshape(-1), ignore_index=-100,
                                             reduction="none").view(labels[:, 1:].shape)
+    return per_token, keep
+
+
+def per_sample_loss(model, batch: dict[str, torch.Tensor], first_tokens: int = 0) -> torch.Tensor:
+    """Mean negative log-likelihood of the RESPONSE tokens of each sample: a vector of shape [batch].
+
+    Prompt and padding positions are masked (response_token_losses), so each sample's loss is averaged over its
+    own response tokens only; long and short samples are comparable.
+    With first_tokens = k > 0 the result has shape [batch, 2]: the loss over all response tokens and the loss
+    over the first k response tokens only (where a model decides between refusing and complying)."""
+    per_token, keep = response_token_losses(model, batch)
     loss = per_token.sum(dim=1) / keep.sum(dim=1).clamp(min=1)
     if not first_tokens:
         return loss

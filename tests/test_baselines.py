@@ -193,3 +193,24 @@ def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base
     assert {"refuses", "break_off", "break_gap"} <= set(first) and len(scores) == len(rows)
     with pytest.raises(ConfigError, match="needs --safety-adapter"):
         _run(tmp_path, base, rows, safe, "behaviour", safety_adapter="none", overwrite=True)
+
+
+def test_agreement_weights_read_each_signals_reliability_without_labels():
+    """Three signals independent given a hidden label, of known strength: the weights come out in the order of
+    their strength, an inverted one negative; a constant signal gets 0; correlations that fit no single label give
+    None (the caller keeps its fixed weights)."""
+    from seal.baselines import agreement_weights
+
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    y = (torch.rand(n, generator=g) < 0.15).double()
+    strong, weak, inverted = (y * d + torch.randn(n, generator=g, dtype=torch.float64) for d in (2.0, 1.0, -1.4))
+    w = agreement_weights([weak, strong, inverted])
+    assert w is not None and w[1] > w[0] > 0 > w[2]
+    # the sizes match the signals' real correlation with the label (a_i), as a / (1 - a^2)
+    for wi, s in zip(w, (weak, strong, inverted)):
+        a = float(torch.corrcoef(torch.stack([s, y]))[0, 1])
+        assert abs(wi - a / (1 - a * a)) < 0.15 * abs(a / (1 - a * a))
+    assert agreement_weights([strong, torch.ones(n), weak]) == [1.0, 0.0, 1.0]
+    noise = torch.randn(n, generator=g, dtype=torch.float64)
+    assert agreement_weights([strong, noise, -strong + 0.1 * noise]) is None   # product of correlations < 0

@@ -179,6 +179,35 @@ def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 51
     return (-harm).tolist(), {k: [round(float(x), 6) for x in v] for k, v in parts.items()}
 
 
+def agreement_weights(parts: list[torch.Tensor], cap: float = 0.9) -> list[float] | None:
+    """Weights of three harm signals (higher = more harmful each) read from how they agree with one another, no labels
+    (the spectral meta-learner's idea, Parisi et al., PNAS 2014). If the signals are independent given whether a
+    sample is harmful, the correlation of two z-scored signals is the product of their correlations with the
+    (unseen) label: c_ij = a_i a_j, so a_i^2 = c_ij c_ik / c_jk. The signs follow from the signs of the c_ij, up to
+    one global flip, resolved by taking at most one signal to be inverted. Each a_i is capped at `cap`; the weight
+    is a_i / (1 - a_i^2), what linear discriminant analysis gives z-scored signals that are independent within each
+    class with equal variances. A signal that is constant gets weight 0 and the other two weight 1 (two signals
+    alone cannot be told apart). Returns None where the three correlations do not fit one latent label (their
+    product is not positive, or a denominator |c_jk| is within two standard errors of 0, 2 / sqrt(n), where the ratio
+    would be noise): the caller keeps its fixed weights."""
+    if len(parts) != 3:
+        raise ValueError(f"agreement_weights takes three signals, got {len(parts)}")
+    z = [_z(p) for p in parts]
+    flat = [bool((v == 0).all()) for v in z]
+    if any(flat):
+        return [0.0 if f else 1.0 for f in flat]
+    c = [[float((z[i] * z[j]).mean()) for j in range(3)] for i in range(3)]
+    others = [(1, 2), (0, 2), (0, 1)]
+    floor = 2 / math.sqrt(len(z[0]))
+    if c[0][1] * c[0][2] * c[1][2] <= 0 or min(abs(c[j][k]) for j, k in others) < floor:
+        return None
+    size = [min(cap, math.sqrt(c[i][j] * c[i][k] / c[j][k])) for i, (j, k) in enumerate(others)]
+    sign = [1.0, 1.0 if c[0][1] > 0 else -1.0, 1.0 if c[0][2] > 0 else -1.0]
+    if sum(x < 0 for x in sign) >= 2:  # the other global sign has at most one inverted signal
+        sign = [-x for x in sign]
+    return [g * a / (1 - a * a) for g, a in zip(sign, size)]
+
+
 def refusal_weight(refuses: torch.Tensor) -> float:
     """How much the proxy's refusal of a request says about the sample, read from the data alone: with R the share
     of the data's requests the aligned proxy refuses, log((1 - R) / R), the log-odds against a refusal, and 0 from

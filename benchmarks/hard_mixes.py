@@ -346,7 +346,7 @@ def main() -> None:
             lines.append(f"| {r['signal']} | {r['auroc']:.3f} | {r['ap']:.3f} | {r['recall20']:.2f} | {matched} | "
                          f"{r['rho_response_len']} | {r['rho_prompt_len']} | {r['rho_topic_benign']} |")
         lines.append("")
-        print("\n".join(lines[-len(results) - 4:]), flush=True)
+        print("\n".join(lines[-len(results) - 5:]), flush=True)
     command = "python benchmarks/hard_mixes.py " + " ".join(
         a if " " not in a else repr(a) for a in sys.argv[1:])
     header = ["# Hard-negative mixes: every signal", "",

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def main() -> None:
     from hard_mixes import evaluate_signal, read_labels
 
-    from seal.baselines import _z, agreement_weights, refusal_weight
+    from seal.baselines import agreement_weights, refusal_weight, weighted_harm
 
     print("| mix | score | AUROC | harmful in lowest 20% | AUROC, length-matched pairs | weights (visit gap, break-off "
           "gap, refuses) |")
@@ -37,7 +37,7 @@ def main() -> None:
         brk = torch.tensor([s["break_gap"] for s in scores], dtype=torch.float64)
         ref = torch.tensor([s["refuses"] for s in scores], dtype=torch.float64)
         fixed_w = [1.0, 1.0, refusal_weight(ref)]
-        fixed = sum(w * _z(x) for w, x in zip(fixed_w, (gap, brk, ref)))
+        fixed = weighted_harm([gap, brk, ref], fixed_w)
         stored = torch.tensor([-s["score"] for s in scores], dtype=torch.float64)
         assert torch.allclose(fixed, stored, atol=1e-4), f"{run}: the recomputed score differs from the file's"
         agree_w = agreement_weights([gap, brk, ref])
@@ -45,7 +45,7 @@ def main() -> None:
         if agree_w is None:
             variants.append(("agreement: no fit, fixed weights kept", fixed_w, fixed))
         else:
-            variants.append(("agreement", agree_w, sum(w * _z(x) for w, x in zip(agree_w, (gap, brk, ref)))))
+            variants.append(("agreement", agree_w, weighted_harm([gap, brk, ref], agree_w)))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)
             matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"

@@ -179,6 +179,12 @@ def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 51
     return (-harm).tolist(), {k: [round(float(x), 6) for x in v] for k, v in parts.items()}
 
 
+def weighted_harm(parts: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """sum_i weights_i * z(parts_i): harm signals (higher = more harmful each), z-scored over the samples and
+    weighted (seal select's score visit-gap+refusal, with weights 1, 1, refusal_weight)."""
+    return sum(w * _z(x) for w, x in zip(weights, parts, strict=True))
+
+
 def agreement_weights(parts: list[torch.Tensor], cap: float = 0.9) -> list[float] | None:
     """Weights of three harm signals (higher = more harmful each) read from how they agree with one another, no labels
     (the spectral meta-learner's idea, Parisi et al., PNAS 2014). If the signals are independent given whether a

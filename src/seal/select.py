@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .baselines import BASELINES, _z, refusal_weight, run_baseline
+from .baselines import BASELINES, refusal_weight, run_baseline, weighted_harm
 from .batching import by_length, cheapest_cuts, cycling_batch, epoch_batches, generator, micro_batches
 from .bilevel import CENTRES, OFFSETS, WEIGHTINGS, Learner, bilevel_step, dataset_weights, gamma_at
 from .checkpoint import load_state, prepare_out, restore_params, save_state, trainable_params, truncate_log
@@ -524,7 +524,7 @@ def run_scores(run: _Run) -> torch.Tensor:
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score == "visit-gap+refusal":
         r = run.refusal
-        harm = _z(harm_gap) + _z(r["break_gap"]) + r["refusal_weight"] * _z(r["refuses"])
+        harm = weighted_harm([harm_gap, r["break_gap"], r["refuses"]], [1.0, 1.0, r["refusal_weight"]])
         return (-harm).float()
     return run.w.detach()
 

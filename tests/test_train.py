@@ -131,7 +131,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog)
 
     import seal.models as models
     assert isinstance(models.cpu_has_native_bf16(), bool)   # this machine's answer, from torch's CPU checks
-    monkeypatch.setattr(models, "_warned_bf16", [])
+    models._warn_emulated_bf16.cache_clear()
     with caplog.at_level(logging.WARNING, logger="seal.models"):
         monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
         assert models.mixed_precision_autocast("cpu", "bf16").fast_dtype == torch.bfloat16
@@ -143,4 +143,5 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog)
         ctx = models.mixed_precision_autocast("cpu", "bf16")
         models.mixed_precision_autocast("cpu", "bf16")
     assert ctx._enabled and ctx.fast_dtype == torch.bfloat16
+    models._warn_emulated_bf16.cache_clear()
     assert len(caplog.records) == 1 and "without bfloat16 instructions" in caplog.records[0].getMessage()

@@ -3,6 +3,7 @@ and compute the per-sample, length-normalised response loss that every stage of 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -156,15 +157,16 @@ def mixed_precision_autocast(device, mixed_precision: str | None) -> torch.autoc
     process) when bf16 is asked for on a CPU without bf16 instructions, where it costs time instead of saving it;
     the setting is still honoured, as it is part of what a cached stage was made with."""
     kind = torch.device(device).type
-    if mixed_precision == "bf16" and kind == "cpu" and not cpu_has_native_bf16() and not _warned_bf16:
-        _warned_bf16.append(True)
-        log.warning("--mixed-precision bf16 on a CPU without bfloat16 instructions (AVX512-BF16/AMX): PyTorch "
-                    "emulates it, which is slower than fp32 here (about 1.6 times for seal align on SmolLM2); use "
-                    "--mixed-precision no where the result need not match a bf16 run")
+    if mixed_precision == "bf16" and kind == "cpu" and not cpu_has_native_bf16():
+        _warn_emulated_bf16()
     return torch.autocast(kind, dtype=torch.bfloat16, enabled=mixed_precision == "bf16")
 
 
-_warned_bf16: list[bool] = []  # mixed_precision_autocast warns once per process
+@functools.cache
+def _warn_emulated_bf16() -> None:
+    log.warning("--mixed-precision bf16 on a CPU without bfloat16 instructions (AVX512-BF16/AMX): PyTorch emulates "
+                "it, which is slower than fp32 here (about 1.6 times for seal align on SmolLM2); use "
+                "--mixed-precision no where the result need not match a bf16 run")
 
 
 def load_tokenizer(name_or_path: str):

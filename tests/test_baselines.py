@@ -184,6 +184,28 @@ def test_behaviour_ranks_what_the_aligned_proxy_refuses_last_whatever_the_style(
     assert refused["safe set's"] == refused["other"] == [float(y) for y in labels]
 
 
+def test_behaviour_answers_through_the_folded_adapter_are_the_adapters_own(tmp_path, base, aligned):
+    """behaviour_signals generates with the safety adapter folded into the base weights (faster): the refusals it
+    reads are those of the unfolded adapter's own greedy answers, and the model is unfolded afterwards (the same
+    weights to within rounding, the adapter still switchable)."""
+    from seal.baselines import ANSWER_TOKENS, _with_adapter, behaviour_signals
+    from seal.generate import generate
+    from seal.judges import KeywordJudge
+    from seal.models import load_model, load_tokenizer
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    samples = load_samples(str(tiny.write_jsonl(tmp_path / "rows.jsonl", rows)))[0]
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    unfolded = generate(net, tok, [s.prompt for s in samples], max_new_tokens=ANSWER_TOKENS, progress=False)
+    parts = behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL)
+    assert parts["refuses"].tolist() == [float(x) for x in KeywordJudge().judge(None, unfolded)]
+    assert sum(parts["refuses"].tolist()) > 0  # the check is not vacuous: the adapter refuses some requests
+    for n, p in net.named_parameters():
+        assert torch.allclose(p, before[n], atol=1e-6), n
+    assert not any(getattr(m, "merged", False) for m in net.modules())
+
+
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):
     from seal.config import ConfigError
     rows, labels, safe = tiny.toy_sets(seed=0)

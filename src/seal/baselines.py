@@ -118,6 +118,7 @@ def loss_signals(data: str, model: str = "smollm2", safety_adapter: str | None =
 BREAK_OFF = "\n\nI can't help with that."  # how builtin:align-recovery's refusals break off a compliant start
 BREAK_AFTER = 48                            # response tokens before the break-off
 ANSWER_TOKENS = 32                          # of the proxy's own answer to each request
+ANSWER_BATCH = 64                           # requests answered at once (generation reads the weights once a step)
 
 
 def _z(x: torch.Tensor) -> torch.Tensor:
@@ -151,9 +152,6 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
     from .judges import KeywordJudge
     from .tokenization import encode
 
-    answers = generate(net, tokenizer, [s.prompt for s in samples], max_new_tokens=ANSWER_TOKENS,
-                       progress=progress, desc="proxy answers")
-    refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)
     cut = []
     for s in samples:  # the refusal follows the start of the response, given as a prefill (not scored)
         start = tokenizer.decode(tokenizer(s.response, add_special_tokens=False)["input_ids"][:BREAK_AFTER])
@@ -165,6 +163,16 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
     aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
+    # The answers last, through the adapter folded into the base weights (one matmul a linear layer instead of
+    # LoRA's three) and in batches of 64: on SmolLM2 and 2 CPU cores 41 s instead of 67 s for 200 requests, the
+    # same 200 answers (the losses above are taken before the fold, which unfolds to within rounding).
+    net.merge_adapter()
+    try:
+        answers = generate(net, tokenizer, [s.prompt for s in samples], max_new_tokens=ANSWER_TOKENS,
+                           batch_size=ANSWER_BATCH, progress=progress, desc="proxy answers")
+    finally:
+        net.unmerge_adapter()
+    refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)
     return {"refuses": refuses, "break_off": -aligned[:, 1].double(),
             "break_gap": -(aligned[:, 0] - base[:, 0]).double()}
 

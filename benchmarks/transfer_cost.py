@@ -1,0 +1,62 @@
+"""The selection cost of the transfer run, proxy vs target, each `seal select` alone in its own process, repeated.
+
+    python benchmarks/transfer_cost.py [--run runs/transfer/run] [--repeats 2] [--out runs/transfer/cost]
+
+The two selections of a finished `seal run configs/transfer.yaml` (benchmarks/transfer.py) are rerun with the
+settings in their manifests (select: the proxy; select-target: the target selecting for itself), alternating
+proxy and target so that a slow spell of the machine falls on both, each in a fresh process so that its peak RSS
+is its own. Prints each run's wall time and peak RSS, whether its ranking equals the run's, and the ratio
+proxy / target of each pair and of the medians. Wall times on a shared machine vary between identical runs;
+the repeats show by how much."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _ranking(folder: Path) -> list[str]:
+    return [json.loads(line)["id"] for line in (folder / "scores.jsonl").read_text().splitlines()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default="runs/transfer/run")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", default="runs/transfer/cost")
+    args = ap.parse_args()
+    run, out = Path(args.run), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict]] = {"select": [], "select-target": []}
+    for i in range(args.repeats):
+        for stage in results:
+            cfg = json.loads((run / stage / "manifest.json").read_text())["config"]
+            folder = out / f"{stage}-{i}"
+            cfg.update(out=str(folder), overwrite=True, resume=False, progress=False)
+            config = out / f"{stage}.yaml"
+            config.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if v is not None}))  # None: unset
+            subprocess.run([sys.executable, "-m", "seal", "select", "-q", "--config", str(config)], check=True)
+            m = json.loads((folder / "manifest.json").read_text())
+            same = _ranking(folder) == _ranking(run / stage)
+            results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]})
+            print(f"{stage} #{i}: wall {m['wall_time_s']:.1f} s, peak RSS {m['peak_rss_mib']:.0f} MiB, "
+                  f"ranking {'equal to' if same else 'DIFFERENT from'} the run's", flush=True)
+    print("\n| pair | proxy wall s | target wall s | wall ratio | proxy RSS MiB | target RSS MiB | RSS ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for i, (p, t) in enumerate(zip(results["select"], results["select-target"], strict=True)):
+        print(f"| {i} | {p['wall']:.0f} | {t['wall']:.0f} | {p['wall'] / t['wall']:.2f} | {p['rss']:.0f} | "
+              f"{t['rss']:.0f} | {p['rss'] / t['rss']:.2f} |")
+    med = {s: {k: statistics.median(r[k] for r in v) for k in ("wall", "rss")} for s, v in results.items()}
+    p, t = med["select"], med["select-target"]
+    print(f"| median | {p['wall']:.0f} | {t['wall']:.0f} | {p['wall'] / t['wall']:.2f} | {p['rss']:.0f} | "
+          f"{t['rss']:.0f} | {p['rss'] / t['rss']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

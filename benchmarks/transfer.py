@@ -49,7 +49,8 @@ def acceptance(run: Path) -> list[str]:
     if proxy and target:
         wall = proxy["wall_time_s"] / target["wall_time_s"]
         mem = (proxy.get("peak_rss_mib") or 0) / (target.get("peak_rss_mib") or float("nan"))
-        lines.append(f"- Selection cost in this `seal run` (one run each), proxy / target: wall time {proxy['wall_time_s']:.0f} s / "
+        lines.append(f"- Selection cost in this `seal run` (one run each), proxy / target: wall time "
+                     f"{proxy['wall_time_s']:.0f} s / "
                      f"{target['wall_time_s']:.0f} s = {wall:.2f}; peak RSS {proxy.get('peak_rss_mib')} / "
                      f"{target.get('peak_rss_mib')} MiB = {mem:.2f} (target: under 0.5) -> "
                      f"{'met' if wall < 0.5 else 'MISSED'} on wall time.")

@@ -1,13 +1,13 @@
 """The selection cost of the transfer run, proxy vs target, each `seal select` alone in its own process, repeated.
 
-    python benchmarks/transfer_cost.py [--run runs/transfer/run] [--repeats 2] [--out runs/transfer/cost]
+    python benchmarks/transfer_cost.py [--run runs/transfer/run] [--repeats 2] [--out RUN/../cost]
 
 The two selections of a finished `seal run configs/transfer.yaml` (benchmarks/transfer.py) are rerun with the
 settings in their manifests (select: the proxy; select-target: the target selecting for itself), alternating
 proxy and target so that a slow spell of the machine falls on both, each in a fresh process so that its peak RSS
-is its own. Prints each run's wall time and peak RSS, whether its ranking equals the run's, and the ratio
-proxy / target of each pair and of the medians. Wall times on a shared machine vary between identical runs;
-the repeats show by how much."""
+is its own; benchmarks/transfer.py reads the runs in RUN/../cost into docs/transfer.md. Prints each run's wall
+time and peak RSS, whether its ranking equals the run's, and the ratio proxy / target of each pair and of the
+medians. Wall times on a shared machine vary between identical runs; the repeats show by how much."""
 
 from __future__ import annotations
 
@@ -29,21 +29,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default="runs/transfer/run")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--out", default="runs/transfer/cost")
+    ap.add_argument("--out", help="where the runs go (default: the run folder's sibling `cost`, where "
+                                  "benchmarks/transfer.py looks for them)")
     args = ap.parse_args()
-    run, out = Path(args.run), Path(args.out)
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
+    run = Path(args.run)
+    out = Path(args.out) if args.out else run.parent / "cost"
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, list[dict]] = {"select": [], "select-target": []}
+    settings = {s: json.loads((run / s / "manifest.json").read_text())["config"] for s in results}
+    reference = {s: _ranking(run / s) for s in results}
     for i in range(args.repeats):
         for stage in results:
-            cfg = json.loads((run / stage / "manifest.json").read_text())["config"]
             folder = out / f"{stage}-{i}"
-            cfg.update(out=str(folder), overwrite=True, resume=False, progress=False)
+            cfg = {**settings[stage], "out": str(folder), "overwrite": True, "resume": False, "progress": False}
             config = out / f"{stage}.yaml"
             config.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if v is not None}))  # None: unset
             subprocess.run([sys.executable, "-m", "seal", "select", "-q", "--config", str(config)], check=True)
             m = json.loads((folder / "manifest.json").read_text())
-            same = _ranking(folder) == _ranking(run / stage)
+            same = _ranking(folder) == reference[stage]
             results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]})
             print(f"{stage} #{i}: wall {m['wall_time_s']:.1f} s, peak RSS {m['peak_rss_mib']:.0f} MiB, "
                   f"ranking {'equal to' if same else 'DIFFERENT from'} the run's", flush=True)

@@ -136,7 +136,7 @@ def test_demo_config_is_valid_and_matches_its_copy():
 
 def test_transfer_config_is_valid():
     """configs/transfer.yaml (benchmarks/transfer.py): every stage's settings, both selections' included, are
-    settings of that stage, and the target selects for itself with every layer while the proxy uses its top 8."""
+    settings of that stage, and the target selects for itself with every layer while the proxy uses its top 4."""
     from pathlib import Path
 
     from seal.config import build
@@ -152,4 +152,5 @@ def test_transfer_config_is_valid():
     own = SelectConfig(data="x", safe="x", out="x", **{**cfg.select, **cfg.target_select})
     proxy.validate()
     own.validate()
-    assert (proxy.lora_layers, own.lora_layers) == (8, None) and "seal-target" in cfg.compare
+    assert (proxy.lora_layers, own.lora_layers) == (4, None) and "seal-target" in cfg.compare
+    assert (proxy.max_length, own.max_length) == (128, 256)

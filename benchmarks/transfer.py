@@ -45,27 +45,30 @@ def acceptance(run: Path) -> list[str]:
                          f"difference on {n} prompts {se * 100:.0f} points (target: within 5) -> {verdict}.")
     else:
         lines.append("- Refusal after proxy vs self selection: not run yet (eval-seal / eval-seal-target missing).")
+    alone = {s: [_json(f / "manifest.json")["wall_time_s"] for f in sorted(run.parent.glob(f"cost/{s}-[0-9]*"))
+                 if (f / "manifest.json").exists()] for s in ("select", "select-target")}
+    measured_alone = bool(alone["select"] and alone["select-target"])
     proxy, target = _json(run / "select" / "manifest.json"), _json(run / "select-target" / "manifest.json")
     if proxy and target:
         wall = proxy["wall_time_s"] / target["wall_time_s"]
         mem = (proxy.get("peak_rss_mib") or 0) / (target.get("peak_rss_mib") or float("nan"))
+        # a cached stage keeps the time of the run that made it, so the two may come from different runs: with the
+        # alone measurement below this line is for reference only and carries no verdict
+        verdict = ("no verdict: the two stages may have run at different times" if measured_alone
+                   else f"{'met' if wall < 0.5 else 'MISSED'} on wall time")
         lines.append(f"- Selection cost in this `seal run` (one run each), proxy / target: wall time "
                      f"{proxy['wall_time_s']:.0f} s / "
                      f"{target['wall_time_s']:.0f} s = {wall:.2f}; peak RSS {proxy.get('peak_rss_mib')} / "
-                     f"{target.get('peak_rss_mib')} MiB = {mem:.2f} (target: under 0.5) -> "
-                     f"{'met' if wall < 0.5 else 'MISSED'} on wall time.")
+                     f"{target.get('peak_rss_mib')} MiB = {mem:.2f} (target: under 0.5) -> {verdict}.")
     else:
         lines.append("- Selection cost: not run yet (select / select-target manifest missing).")
-    alone = {s: [_json(f / "manifest.json")["wall_time_s"] for f in sorted(run.parent.glob(f"cost/{s}-[0-9]*"))
-                 if (f / "manifest.json").exists()] for s in ("select", "select-target")}
-    if alone["select"] and alone["select-target"]:  # benchmarks/transfer_cost.py: each selection alone, repeated
+    if measured_alone:  # benchmarks/transfer_cost.py: each selection alone, repeated
         p, t = statistics.median(alone["select"]), statistics.median(alone["select-target"])
         lines.append(f"- Selection cost measured alone (benchmarks/transfer_cost.py, each `seal select` in its own "
                      f"process, {len(alone['select'])} and {len(alone['select-target'])} runs): median wall time "
                      f"{p:.0f} s / {t:.0f} s = {p / t:.2f} (runs {', '.join(f'{x:.0f}' for x in alone['select'])} "
                      f"/ {', '.join(f'{x:.0f}' for x in alone['select-target'])} s; target: under 0.5) -> "
-                     f"{'met' if p / t < 0.5 else 'MISSED'}; this verdict, not the one-run line above, is the "
-                     "measurement.")
+                     f"{'met' if p / t < 0.5 else 'MISSED'}; this verdict is the measurement.")
     return lines
 
 

@@ -65,7 +65,14 @@ def mix_losses(folder: Path, args, tokenizer) -> dict[str, dict[int, tuple]]:
                                                      first_tokens=first,
                                                      progress=True)))
         sig = json.loads(cache.read_text())
-        loss[name] = {i: (np.array(b), np.array(a)) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
+        found = {i: (np.array(b), np.array(a)) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
+        # loading keeps the first of identical rows (ids are content hashes): a repeated row (a prompt asked many
+        # times, with the fixed refusal) takes the losses of its first occurrence, the same text
+        first = {}
+        for i, x in enumerate(variant):
+            first.setdefault(json.dumps(x, sort_keys=True), i)
+        loss[name] = {i: found[j] for i, x in enumerate(variant)
+                      if (j := first[json.dumps(x, sort_keys=True)]) in found}
     return loss
 
 
@@ -86,8 +93,8 @@ def proxy_refuses(folder: Path, args) -> dict[int, float]:
 
 
 def signals(loss, refused) -> dict[str, callable]:
-    def lo(name, model, i, c):  # model 0 = base, 1 = aligned; NaN where the variant's row was a duplicate
-        return loss[name][i][model][c] if i in loss[name] else np.nan  # (one-word answers without their prompt)
+    def lo(name, model, i, c):  # model 0 = base, 1 = aligned; NaN where the variant's row was not scored
+        return loss[name][i][model][c] if i in loss[name] else np.nan
 
     def gap(name, i, c):  # aligned minus base: how much alignment made the text LESS likely
         return lo(name, 1, i, c) - lo(name, 0, i, c)

@@ -5,7 +5,10 @@ agreement_weights) instead of the fixed 1, 1, lambda(R): offline, from finished 
 
 Each argument is a mix folder of benchmarks/hard_mixes.py with a finished `select/defaults` run (score
 visit-gap+refusal). Prints, per mix, the run's own score (recomputed from its columns, checked against the file),
-the agreement-weighted score, and the weights."""
+the agreement-weighted score, and the weights. Where benchmarks/prompt_signals.py has cached the mix's
+losses (FOLDER/prompt-signals/refusal.json), two more rows: the aligned proxy's graded refusal propensity
+(minus its loss of a fixed refusal over the first 8 tokens, given the request) in place of the binary
+`refuses`, with and without the break-off gap."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def main() -> None:
     from hard_mixes import evaluate_signal, read_labels
+    from prompt_signals import cached_losses
 
     from seal.baselines import agreement_weights, refusal_weight, weighted_harm
 
@@ -46,6 +50,12 @@ def main() -> None:
             variants.append(("agreement: no fit, fixed weights kept", fixed_w, fixed))
         else:
             variants.append(("agreement", agree_w, weighted_harm([gap, brk, ref], agree_w)))
+        if (folder / "prompt-signals" / "refusal.json").exists():
+            aligned = cached_losses(folder / "prompt-signals", "refusal")
+            graded = torch.tensor([-aligned[i][1][1] for i in index], dtype=torch.float64)
+            for name, w in (("graded refusal propensity", fixed_w),
+                            ("graded, no break-off gap", [1.0, 0.0, fixed_w[2]])):
+                variants.append((name, w, weighted_harm([gap, brk, graded], w)))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)
             matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"

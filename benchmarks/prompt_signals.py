@@ -64,16 +64,22 @@ def mix_losses(folder: Path, args, tokenizer) -> dict[str, dict[int, tuple]]:
                                                      max_length=args.max_length + (64 if first == 4 else 0),
                                                      first_tokens=first,
                                                      progress=True)))
-        sig = json.loads(cache.read_text())
-        found = {i: (np.array(b), np.array(a)) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
-        # loading keeps the first of identical rows (ids are content hashes): a repeated row (a prompt asked many
-        # times, with the fixed refusal) takes the losses of its first occurrence, the same text
-        first = {}
-        for i, x in enumerate(variant):
-            first.setdefault(json.dumps(x, sort_keys=True), i)
-        loss[name] = {i: found[j] for i, x in enumerate(variant)
-                      if (j := first[json.dumps(x, sort_keys=True)]) in found}
+        loss[name] = cached_losses(out, name)
     return loss
+
+
+def cached_losses(out: Path, name: str) -> dict[int, tuple]:
+    """{row: (base losses, aligned losses)} of the variant `name` cached in `out` (a mix's prompt-signals folder).
+    Loading keeps the first of identical rows (ids are content hashes): a repeated row (a prompt asked many times,
+    with the fixed refusal) takes the losses of its first occurrence, the same text."""
+    sig = json.loads((out / f"{name}.json").read_text())
+    found = {i: (np.array(b), np.array(a)) for i, b, a in zip(sig["indices"], sig["base"], sig["aligned"])}
+    first, rows = {}, {}
+    for i, line in enumerate(open(out / f"{name}.jsonl", encoding="utf-8")):
+        j = first.setdefault(json.dumps(json.loads(line), sort_keys=True), i)
+        if j in found:
+            rows[i] = found[j]
+    return rows
 
 
 def proxy_refuses(folder: Path, args) -> dict[int, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 from datetime import date
@@ -31,6 +30,8 @@ def _json(path: Path):
 
 def acceptance(run: Path) -> list[str]:
     """The issue's two lines, from the run's files; a missing stage says so."""
+    from transfer_cost import alone_runs, cost_dir, medians  # benchmarks/, this script's folder
+
     lines = []
     seal, own = _json(run / "eval-seal" / "metrics.json"), _json(run / "eval-seal-target" / "metrics.json")
     if seal and own:
@@ -45,9 +46,8 @@ def acceptance(run: Path) -> list[str]:
                          f"difference on {n} prompts {se * 100:.0f} points (target: within 5) -> {verdict}.")
     else:
         lines.append("- Refusal after proxy vs self selection: not run yet (eval-seal / eval-seal-target missing).")
-    alone = {s: [_json(f / "manifest.json")["wall_time_s"] for f in sorted(run.parent.glob(f"cost/{s}-[0-9]*"))
-                 if (f / "manifest.json").exists()] for s in ("select", "select-target")}
-    measured_alone = bool(alone["select"] and alone["select-target"])
+    alone = alone_runs(cost_dir(run))
+    measured_alone = all(alone.values())
     proxy, target = _json(run / "select" / "manifest.json"), _json(run / "select-target" / "manifest.json")
     if proxy and target:
         wall = proxy["wall_time_s"] / target["wall_time_s"]
@@ -63,11 +63,13 @@ def acceptance(run: Path) -> list[str]:
     else:
         lines.append("- Selection cost: not run yet (select / select-target manifest missing).")
     if measured_alone:  # benchmarks/transfer_cost.py: each selection alone, repeated
-        p, t = statistics.median(alone["select"]), statistics.median(alone["select-target"])
+        med = medians(alone)
+        p, t = med["select"]["wall"], med["select-target"]["wall"]
+        walls = {s: ", ".join(f"{r['wall']:.0f}" for r in v) for s, v in alone.items()}
         lines.append(f"- Selection cost measured alone (benchmarks/transfer_cost.py, each `seal select` in its own "
                      f"process, {len(alone['select'])} and {len(alone['select-target'])} runs): median wall time "
-                     f"{p:.0f} s / {t:.0f} s = {p / t:.2f} (runs {', '.join(f'{x:.0f}' for x in alone['select'])} "
-                     f"/ {', '.join(f'{x:.0f}' for x in alone['select-target'])} s; target: under 0.5) -> "
+                     f"{p:.0f} s / {t:.0f} s = {p / t:.2f} (runs {walls['select']} "
+                     f"/ {walls['select-target']} s; target: under 0.5) -> "
                      f"{'met' if p / t < 0.5 else 'MISSED'}; this verdict is the measurement.")
     return lines
 

@@ -20,6 +20,29 @@ from pathlib import Path
 
 import yaml
 
+STAGES = ("select", "select-target")  # the proxy's selection, the target's own
+
+
+def cost_dir(run: Path) -> Path:
+    """Where the alone runs of the transfer run folder `run` go, and where benchmarks/transfer.py reads them."""
+    return run.parent / "cost"
+
+
+def alone_runs(out: Path) -> dict[str, list[dict]]:
+    """{stage: [{"wall", "rss"} of each finished run STAGE-N in `out`, by N]}."""
+    runs = {}
+    for stage in STAGES:
+        found = [f for f in out.glob(f"{stage}-[0-9]*") if (f / "manifest.json").exists()]
+        manifests = [json.loads((f / "manifest.json").read_text())
+                     for f in sorted(found, key=lambda f: int(f.name.rsplit("-", 1)[1]))]
+        runs[stage] = [{"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]} for m in manifests]
+    return runs
+
+
+def medians(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """{stage: {"wall", "rss"}: the medians over its runs}."""
+    return {s: {k: statistics.median(r[k] for r in v) for k in ("wall", "rss")} for s, v in runs.items()}
+
 
 def _ranking(folder: Path) -> list[str]:
     return [json.loads(line)["id"] for line in (folder / "scores.jsonl").read_text().splitlines()]
@@ -35,9 +58,9 @@ def main() -> None:
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
     run = Path(args.run)
-    out = Path(args.out) if args.out else run.parent / "cost"
+    out = Path(args.out) if args.out else cost_dir(run)
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict]] = {"select": [], "select-target": []}
+    results: dict[str, list[dict]] = {s: [] for s in STAGES}
     settings = {s: json.loads((run / s / "manifest.json").read_text())["config"] for s in results}
     reference = {s: _ranking(run / s) for s in results}
     for i in range(args.repeats):
@@ -57,7 +80,7 @@ def main() -> None:
     for i, (p, t) in enumerate(zip(results["select"], results["select-target"], strict=True)):
         print(f"| {i} | {p['wall']:.0f} | {t['wall']:.0f} | {p['wall'] / t['wall']:.2f} | {p['rss']:.0f} | "
               f"{t['rss']:.0f} | {p['rss'] / t['rss']:.2f} |")
-    med = {s: {k: statistics.median(r[k] for r in v) for k in ("wall", "rss")} for s, v in results.items()}
+    med = medians(results)
     p, t = med["select"], med["select-target"]
     print(f"| median | {p['wall']:.0f} | {t['wall']:.0f} | {p['wall'] / t['wall']:.2f} | {p['rss']:.0f} | "
           f"{t['rss']:.0f} | {p['rss'] / t['rss']:.2f} |")

@@ -1,14 +1,16 @@
-"""Score visit-gap+refusal's three parts again with weights read from their agreement (seal.baselines.
-agreement_weights) instead of the fixed 1, 1, lambda(R): offline, from finished `seal select` runs, no training.
+"""Score the parts of seal select's refusal scores again, offline, from finished `seal select` runs (no training):
+with weights read from their agreement (seal.baselines.agreement_weights) instead of the fixed 1, 1, lambda(R), and
+with the graded refusal propensity in place of the yes/no refusal and the reverse.
 
     python benchmarks/agreement_rescore.py runs/hard-default/news-report-matched [...]
 
 Each argument is a mix folder of benchmarks/hard_mixes.py with a finished `select/defaults` run (score
-visit-gap+refusal). Prints, per mix, the run's own score (recomputed from its columns, checked against the file),
-the agreement-weighted score, and the weights. Where benchmarks/prompt_signals.py has cached the mix's
-losses (FOLDER/prompt-signals/refusal.json), two more rows: the aligned proxy's graded refusal propensity
-(minus its loss of a fixed refusal over the first 8 tokens, given the request) in place of the binary
-`refuses`, with and without the break-off gap."""
+visit-gap+refusal or visit-gap+propensity). Prints, per mix, the run's own score (recomputed from its columns,
+checked against the file), the agreement-weighted score, and the weights. The graded refusal propensity (minus
+the aligned proxy's loss of a fixed refusal over its first 8 tokens, given the request) is the run's own
+`propensity` column where it wrote one (since 2026-12-05), else benchmarks/prompt_signals.py's cache of the mix
+(FOLDER/prompt-signals/refusal.json); with it, rows for the yes/no refusal and the graded propensity each, with
+and without the break-off gap."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def main() -> None:
     from seal.baselines import agreement_weights, refusal_weight, weighted_harm
 
     print("| mix | score | AUROC | harmful in lowest 20% | AUROC, length-matched pairs | weights (visit gap, break-off "
-          "gap, refuses) |")
+          "gap, request side) |")
     print("|---|---|---|---|---|---|")
     for folder in map(Path, sys.argv[1:]):
         run = folder / "select" / "defaults"
@@ -40,21 +42,28 @@ def main() -> None:
         gap = torch.tensor([s["loss"] - s["loss_hat"] for s in scores], dtype=torch.float64)
         brk = torch.tensor([s["break_gap"] for s in scores], dtype=torch.float64)
         ref = torch.tensor([s["refuses"] for s in scores], dtype=torch.float64)
+        graded = None
+        if "propensity" in scores[0]:  # seal select wrote the graded propensity itself
+            graded = torch.tensor([s["propensity"] for s in scores], dtype=torch.float64)
+        elif (folder / "prompt-signals" / "refusal.json").exists():
+            aligned = cached_losses(folder / "prompt-signals", "refusal")
+            graded = torch.tensor([-aligned[i][1][1] for i in index], dtype=torch.float64)
+        kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+        own = graded if kind == "visit-gap+propensity" else ref
         fixed_w = [1.0, 1.0, refusal_weight(ref)]
-        fixed = weighted_harm([gap, brk, ref], fixed_w)
+        fixed = weighted_harm([gap, brk, own], fixed_w)
         stored = torch.tensor([-s["score"] for s in scores], dtype=torch.float64)
         assert torch.allclose(fixed, stored, atol=1e-4), f"{run}: the recomputed score differs from the file's"
-        agree_w = agreement_weights([gap, brk, ref])
-        variants = [("fixed (the run's own)", fixed_w, fixed)]
+        agree_w = agreement_weights([gap, brk, own])
+        variants = [(f"fixed (the run's own, {kind})", fixed_w, fixed)]
         if agree_w is None:
             variants.append(("agreement: no fit, fixed weights kept", fixed_w, fixed))
         else:
-            variants.append(("agreement", agree_w, weighted_harm([gap, brk, ref], agree_w)))
-        if (folder / "prompt-signals" / "refusal.json").exists():
-            aligned = cached_losses(folder / "prompt-signals", "refusal")
-            graded = torch.tensor([-aligned[i][1][1] for i in index], dtype=torch.float64)
-            for name, w in (("graded refusal propensity", fixed_w),
-                            ("graded, no break-off gap", [1.0, 0.0, fixed_w[2]])):
+            variants.append(("agreement", agree_w, weighted_harm([gap, brk, own], agree_w)))
+        no_break = [1.0, 0.0, fixed_w[2]]
+        variants.append(("yes/no refusal, no break-off gap", no_break, weighted_harm([gap, brk, ref], no_break)))
+        if graded is not None:
+            for name, w in (("graded refusal propensity", fixed_w), ("graded, no break-off gap", no_break)):
                 variants.append((name, w, weighted_harm([gap, brk, graded], w)))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)

@@ -328,7 +328,7 @@ def main() -> None:
             gap = {s["index"]: s["loss"] - s["loss_hat"] for s in scores if s.get("loss_hat") is not None}
             if gap:
                 results.append(evaluate_signal(f"  last-visit loss gap of {name}", gap, labels, rows))
-            if "break_gap" in scores[0]:  # score visit-gap+refusal: its other two parts alone
+            if "break_gap" in scores[0]:  # scores visit-gap+refusal/+propensity: their other parts alone
                 refusal = json.loads(manifest.read_text())["refusal"]
                 results.append(evaluate_signal(f"  break-off gap of {name}", {s["index"]: s["break_gap"]
                                                                              for s in scores}, labels, rows))
@@ -336,6 +336,9 @@ def main() -> None:
                     f"  the aligned proxy refuses the request (share {refusal['refused_share']:.2f}, weight "
                     f"{refusal['refusal_weight']:.2f}) of {name}", {s["index"]: s["refuses"] for s in scores},
                     labels, rows))
+                if "propensity" in scores[0]:
+                    results.append(evaluate_signal(f"  the aligned proxy's refusal propensity of {name}",
+                                                   {s["index"]: s["propensity"] for s in scores}, labels, rows))
         n_h = sum(labels.values())
         lines += [f"### {mix_name}: {len(rows)} rows, {n_h} harmful", "",
                   "| signal | AUROC | AP | harmful in lowest 20% | AUROC, length-matched pairs | "

@@ -29,11 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seal.baselines import loss_signals
+from seal.baselines import BREAK_OFF, REFUSAL, loss_signals
 from seal.metrics import ranking_metrics, read_labels
 
-REFUSAL = "I'm sorry, but I can't help with that."
-BREAK_OFF = "\n\nI can't help with that."   # how builtin:align-recovery's refusals break off a compliant start
 CUTS = (16, 48)
 
 

@@ -206,6 +206,28 @@ def test_behaviour_answers_through_the_folded_adapter_are_the_adapters_own(tmp_p
     assert not any(getattr(m, "merged", False) for m in net.modules())
 
 
+def test_refusal_propensity_reads_the_request_alone_and_ranks_harmful_requests_first(tmp_path, base, aligned):
+    """The graded refusal propensity (minus the aligned proxy's loss of a refusal right after the request) does not
+    see the response: the toy mix and its restyled copy read the same, and it ranks the harmful requests first."""
+    from seal.baselines import _with_adapter, behaviour_signals
+    from seal.models import load_model, load_tokenizer
+    rows, labels, _ = tiny.toy_sets(seed=0)
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    read = []
+    for k, data in enumerate((rows, tiny.restyled(rows, labels))):
+        samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / f"{k}.jsonl", data)))[0], key=lambda s: s.index)
+        read.append(behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL,
+                                      propensity_refusal=tiny.REFUSAL)["propensity"])
+    assert torch.allclose(read[0], read[1], atol=1e-5)
+    keep = [{"index": i, "score": -x} for i, x in enumerate(read[0].tolist())]  # higher propensity = drop
+    assert detection_metrics(keep, dict(enumerate(labels)))["auroc"] > 0.9
+    with net.disable_adapter():  # the base model is not what is read: it does not refuse the harmful requests
+        base_read = behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL,
+                                      propensity_refusal=tiny.REFUSAL)["propensity"]
+    assert not torch.allclose(base_read, read[1], atol=1e-3)
+
+
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):
     from seal.config import ConfigError
     rows, labels, safe = tiny.toy_sets(seed=0)

@@ -503,13 +503,14 @@ def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():
     assert refusal_weight(torch.zeros(50)) == pytest.approx(math.log(49))  # clipped to 1/n, finite
 
 
-def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned):
-    """Score visit-gap+refusal on the toy mix with its benign answers in the safe set's style and restyled: the
-    harmful rows rank last in both, and the score is the documented sum of the columns it writes."""
+@pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity"])
+def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned, score):
+    """Scores visit-gap+refusal and visit-gap+propensity on the toy mix with its benign answers in the safe set's
+    style and restyled: the harmful rows rank last in both, and the score is the documented sum of the columns it
+    writes (the yes/no refusal or the graded propensity as its request-side part, lambda(R) from the yes/no one)."""
     rows, labels, safe = tiny.toy_sets(seed=0)
     for name, data in (("same", rows), ("other", tiny.restyled(rows, labels))):
-        scores, manifest = select(tmp_path, base, data, safe, name, safety_adapter=aligned,
-                                  score="visit-gap+refusal", **LORA)
+        scores, manifest = select(tmp_path, base, data, safe, name, safety_adapter=aligned, score=score, **LORA)
         harm = -by_index(scores)
         assert roc_auc_score(labels, harm) >= 0.9, name
         bottom = {s["index"] for s in scores if s["rank"] > len(scores) - 2 * sum(labels)}
@@ -520,7 +521,8 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
         assert manifest["refusal"]["refused_share"] == pytest.approx(refuses.mean(), abs=1e-6)
         assert lam == pytest.approx(math.log((1 - refuses.mean()) / refuses.mean()), abs=1e-5)
         z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
-        assert np.allclose(harm, z(visit) + z(gap) + lam * z(refuses), atol=1e-3)
+        request = refuses if score == "visit-gap+refusal" else by_index(scores, "propensity")
+        assert np.allclose(harm, z(visit) + z(gap) + lam * z(request), atol=1e-3)
 
 
 def test_visit_gap_with_refusal_needs_a_safety_adapter(tmp_path, base):

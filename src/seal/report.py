@@ -190,9 +190,11 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
             blocks.append(("table", (["rank", "score", "label", "prompt", "response"], rows)))
 
     train_log = _read_jsonl(run / "select" / "train_log.jsonl")
+    REFUSAL_AXIS = "score: minus visit gap + refusal signals (z)"
     score_kind = (select_manifest.get("config") or {}).get("score")
     plots = _plots(run, scores, labels, train_log, {"visit-gap": "score: minus the visit loss gap",
-                                                   "visit-gap+refusal": "score: minus visit gap + refusal signals (z)",
+                                                   "visit-gap+refusal": REFUSAL_AXIS,
+                                                   "visit-gap+propensity": REFUSAL_AXIS,
                                                    "weights": "score: learned logit"}.get(score_kind, "score"))
     if evals:
         blocks.append(("h2", "Judges"))

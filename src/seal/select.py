@@ -56,7 +56,8 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 
 log = logging.getLogger(__name__)
 
-SCORES = ("weights", "visit-gap", "visit-gap+refusal")  # what scores.jsonl can rank by (run_scores)
+SCORES = ("weights", "visit-gap", "visit-gap+refusal", "visit-gap+propensity")  # what scores.jsonl ranks by
+REFUSAL_SCORES = ("visit-gap+refusal", "visit-gap+propensity")  # the scores that read the aligned proxy's refusals
 # Settings that do not change the result: a resumed run may differ in these.
 _RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
@@ -186,7 +187,7 @@ class SelectConfig:
                               f"got {self.method!r}")
         if self.algorithm not in (1, 2):
             raise ConfigError(f"algorithm must be 1 or 2, got {self.algorithm}")
-        if self.score in ("visit-gap", "visit-gap+refusal") and self.algorithm != 1:
+        if self.score in ("visit-gap", *REFUSAL_SCORES) and self.algorithm != 1:
             raise ConfigError(f"score {self.score} needs algorithm 1 (the gap between theta and theta_hat)")
         if self.anchors < 0:
             raise ConfigError(f"anchors must be >= 0, got {self.anchors}")
@@ -506,7 +507,7 @@ def refusal_signals(run: _Run) -> dict:
     net = _with_adapter(load_model(cfg.model, device=run.device), cfg.safety_adapter, run.device)
     signals = behaviour_signals(net, load_tokenizer(cfg.model), [by_id[e.id] for e in run.encoded], run.device,
                                 cfg.max_length, progress=cfg.progress)
-    return {"refuses": signals["refuses"], "break_gap": signals["break_gap"],
+    return {"refuses": signals["refuses"], "break_gap": signals["break_gap"], "propensity": signals["propensity"],
             "refusal_weight": refusal_weight(signals["refuses"])}
 
 
@@ -518,13 +519,17 @@ def run_scores(run: _Run) -> torch.Tensor:
         visit-gap+refusal  -(z(visit gap) + z(break_gap) + lambda(R) z(refuses)): the visit gap, the same gap on a
                            refusal continuation after the response's first tokens, and whether the aligned proxy
                            refuses the request, weighted by how rare its refusals are in this data (z over the
-                           samples; refusal_signals)"""
+                           samples; refusal_signals)
+        visit-gap+propensity  the same with the graded refusal propensity (minus the aligned proxy's loss of a
+                           fixed refusal right after the request) in place of the yes/no `refuses`; lambda(R) is
+                           still read from `refuses`"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
-    if run.cfg.score == "visit-gap+refusal":
+    if run.cfg.score in REFUSAL_SCORES:
         r = run.refusal
-        harm = weighted_harm([harm_gap, r["break_gap"], r["refuses"]], [1.0, 1.0, r["refusal_weight"]])
+        request = r["refuses"] if run.cfg.score == "visit-gap+refusal" else r["propensity"]
+        harm = weighted_harm([harm_gap, r["break_gap"], request], [1.0, 1.0, r["refusal_weight"]])
         return (-harm).float()
     return run.w.detach()
 
@@ -542,6 +547,7 @@ def score_rows(run: _Run):
         if run.refusal is not None:
             row["refuses"] = int(run.refusal["refuses"][i].item())
             row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
+            row["propensity"] = round(run.refusal["propensity"][i].item(), 6)
         yield row
 
 
@@ -654,8 +660,8 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
                      cfg.model)
             value = str(_aligned(cfg) / "adapter")
     value = None if value == "none" else value
-    if cfg.score == "visit-gap+refusal" and not value:
-        raise ConfigError("score visit-gap+refusal reads the refusals of the aligned proxy: it needs --safety-adapter "
+    if cfg.score in REFUSAL_SCORES and not value:
+        raise ConfigError(f"score {cfg.score} reads the refusals of the aligned proxy: it needs --safety-adapter "
                           "(seal align's RUN/adapter; auto finds it for an embedded --model)")
     preset = PRESETS["safety_adapter" if value and cfg.method == "seal" else "plain"]
     preset = {**preset, "centre": "data" if cfg.algorithm == 1 else "batch",
@@ -690,7 +696,7 @@ def run_select(cfg: SelectConfig) -> dict:
             if (out / "manifest.json").exists():
                 previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
         train(run)
-        if cfg.score == "visit-gap+refusal" and shard.is_main:
+        if cfg.score in REFUSAL_SCORES and shard.is_main:
             run.refusal = refusal_signals(run)
     manifest = write_outputs(run, started, previous_wall + time.time() - t0, peak.as_dict())
     shard.barrier()

@@ -9,8 +9,8 @@ visit-gap+refusal or visit-gap+propensity). Prints, per mix, the run's own score
 checked against the file), the agreement-weighted score, and the weights. The graded refusal propensity (minus
 the aligned proxy's loss of a fixed refusal over its first 8 tokens, given the request) is the run's own
 `propensity` column where it wrote one (since 2026-12-05), else benchmarks/prompt_signals.py's cache of the mix
-(FOLDER/prompt-signals/refusal.json); with it, rows for the yes/no refusal and the graded propensity each, with
-and without the break-off gap."""
+(FOLDER/prompt-signals/refusal.json). Rows: the run's own score, the agreement weights, and the yes/no refusal and
+the graded propensity (where known) as the request-side part, each with and without the break-off gap."""
 
 from __future__ import annotations
 
@@ -61,10 +61,10 @@ def main() -> None:
         else:
             variants.append(("agreement", agree_w, weighted_harm([gap, brk, own], agree_w)))
         no_break = [1.0, 0.0, fixed_w[2]]
-        variants.append(("yes/no refusal, no break-off gap", no_break, weighted_harm([gap, brk, ref], no_break)))
-        if graded is not None:
-            for name, w in (("graded refusal propensity", fixed_w), ("graded, no break-off gap", no_break)):
-                variants.append((name, w, weighted_harm([gap, brk, graded], w)))
+        for request, part in (("yes/no refusal", ref), ("graded refusal propensity", graded)):
+            for name, w in ((request, fixed_w), (f"{request}, no break-off gap", no_break)):
+                if part is not None and not (part is own and w is fixed_w):  # the run's own is listed first
+                    variants.append((name, w, weighted_harm([gap, brk, part], w)))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)
             matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"

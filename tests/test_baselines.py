@@ -176,6 +176,7 @@ def test_behaviour_ranks_what_the_aligned_proxy_refuses_last_whatever_the_style(
         scores, parts = behaviour_scores(net, tok, samples, "cpu", refusal=refusal)
         m = detection_metrics([{"index": i, "score": s} for i, s in enumerate(scores)], dict(enumerate(labels)))
         assert m["auroc"] > 0.9, (style, m)
+        assert set(parts) == {"refuses", "break_off", "break_gap"}  # the method's three, not the propensity
         assert set(parts["refuses"]) <= {0.0, 1.0}  # the keyword judge's verdict on the proxy's own answer
         assert torch.allclose(-sum(_z(v) for v in parts.values()), torch.tensor(scores, dtype=torch.float64),
                               atol=1e-5)
@@ -222,10 +223,11 @@ def test_refusal_propensity_reads_the_request_alone_and_ranks_harmful_requests_f
     assert torch.allclose(read[0], read[1], atol=1e-5)
     keep = [{"index": i, "score": -x} for i, x in enumerate(read[0].tolist())]  # higher propensity = drop
     assert detection_metrics(keep, dict(enumerate(labels)))["auroc"] > 0.9
-    with net.disable_adapter():  # the base model is not what is read: it does not refuse the harmful requests
-        base_read = behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL,
+    assert len(set(read[0].tolist())) > len(rows) // 2  # graded, not a yes/no
+    with net.disable_adapter():  # the adapter is what is read: the base model's losses differ (the toy base
+        base_read = behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL,  # ranks them too)
                                       propensity_refusal=tiny.REFUSAL)["propensity"]
-    assert not torch.allclose(base_read, read[1], atol=1e-3)
+    assert (base_read - read[1]).abs().max() > 0.1
 
 
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):

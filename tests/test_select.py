@@ -521,7 +521,10 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
         assert manifest["refusal"]["refused_share"] == pytest.approx(refuses.mean(), abs=1e-6)
         assert lam == pytest.approx(math.log((1 - refuses.mean()) / refuses.mean()), abs=1e-5)
         z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
-        request = refuses if score == "visit-gap+refusal" else by_index(scores, "propensity")
+        propensity = by_index(scores, "propensity")
+        assert len(set(propensity.tolist())) > len(rows) // 2  # graded: not the yes/no refusal
+        assert roc_auc_score(labels, propensity) >= 0.9  # the aligned toy proxy refuses the harmful requests
+        request = refuses if score == "visit-gap+refusal" else propensity
         assert np.allclose(harm, z(visit) + z(gap) + lam * z(request), atol=1e-3)
 
 

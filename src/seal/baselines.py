@@ -137,7 +137,7 @@ def _z(x: torch.Tensor) -> torch.Tensor:
 def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
                       progress: bool = False, propensity_refusal: str = REFUSAL) -> dict[str, torch.Tensor]:
     """The refusal behaviour of the aligned proxy on each of `samples`: `net` is a PeftModel whose active adapter
-    made the base model safe. Three signals, each oriented so that higher = more harmful (no labels, no training):
+    made the base model safe. Four signals, each oriented so that higher = more harmful (no labels, no training):
 
         refuses    1 if the proxy's own greedy answer to the sample's request (ANSWER_TOKENS tokens) is a
                    refusal (keyword judge, seal-v1 list), else 0
@@ -162,13 +162,13 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
         enc, _ = encode(tokenizer, replace(s, prefill=s.prefill + start, response=refusal),
                         max_length + BREAK_AFTER + 16)
         cut.append(enc)
-    if any(e is None for e in cut):
-        raise ValueError(f"the refusal text {refusal!r} has no tokens under this tokenizer")
+    asked = [encode(tokenizer, replace(s, prefill="", response=propensity_refusal), max_length + 16)[0]
+             for s in samples]  # the refusal right after the request
+    if any(e is None for e in cut + asked):
+        raise ValueError(f"the refusal texts {refusal!r}, {propensity_refusal!r} need tokens under this tokenizer")
     aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
-    asked = [encode(tokenizer, replace(s, prefill="", response=propensity_refusal), max_length + 16)[0]
-             for s in samples]
     propensity = -response_losses(net, asked, tokenizer.pad_token_id, device, first_tokens=PROPENSITY_TOKENS,
                                   progress=progress)[:, 1].double()
     # The answers last, through the adapter folded into the base weights (one matmul a linear layer instead of

@@ -149,7 +149,8 @@ class SelectConfig:
         "help": "what scores.jsonl ranks by: visit-gap+refusal (default with algorithm 1 and a safety adapter: "
                 "the visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
-                "run_scores), visit-gap (default with algorithm 1 without one: minus the loss gap "
+                "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "
+                "whether it does), visit-gap (default with algorithm 1 without one: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
                 "(the learned logits w; default with algorithm 2). "
@@ -236,7 +237,7 @@ class _Run:
     last_loss: torch.Tensor  # l(theta; z_j) at the sample's latest visit
     last_hat: torch.Tensor   # l(theta_hat; z_j) at the latest visit (Algorithm 1)
     known: torch.Tensor      # the signal at the latest visit (NaN before the first): centre="data"
-    refusal: dict | None = None  # score visit-gap+refusal: the aligned proxy's behaviour signals (refusal_signals)
+    refusal: dict | None = None  # REFUSAL_SCORES: the aligned proxy's behaviour signals (refusal_signals)
     w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
     shard: Shard = SINGLE    # this process's place when several run data-parallel (seal.distributed)
     fsdp: bool = False       # the model(s) sharded between the processes (FSDP2) rather than replicated
@@ -493,10 +494,12 @@ def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:
 # ----------------------------------------------------------------------------------------------- outputs
 
 def refusal_signals(run: _Run) -> dict:
-    """Score visit-gap+refusal, its second part: the aligned proxy (--model with --safety-adapter, which is theta
-    at step 0) on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses`
-    (its own answer to the request is a refusal) and `break_gap` (how much more readily than the base model it
-    breaks the response off after its first tokens), and the weight of `refuses` (seal.baselines.refusal_weight)."""
+    """Scores visit-gap+refusal and visit-gap+propensity, their other parts: the aligned proxy (--model with
+    --safety-adapter, which is theta at step 0) on each fine-tuning sample, in run.encoded's order:
+    seal.baselines.behaviour_signals' `refuses` (its own answer to the request is a refusal), `propensity` (how
+    readily it refuses the request, graded) and `break_gap` (how much more readily than the base model it breaks
+    the response off after its first tokens), and the weight of the request-side part, read from `refuses`
+    (seal.baselines.refusal_weight)."""
     from .baselines import _with_adapter, behaviour_signals
     from .data import load_samples
 

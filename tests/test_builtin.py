@@ -18,6 +18,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "benign-open": {"source"},
     "benign-questions": {"source", "category"},
     "align": {"source"},
+    "align-broad": {"source"},
     "align-requests": {"source", "category"},
     "align-terse": {"source", "category"},
     "align-recovery": {"prefill", "source", "category"},

@@ -86,7 +86,7 @@ def test_resumed_finetune_equals_uninterrupted(tmp_path, base):
 
 def test_align_defaults_and_cli(tmp_path, base, capsys):
     cfg = AlignConfig(out="x")
-    assert cfg.data == "builtin:align" and cfg.lora_targets == ["all-linear"]
+    assert cfg.data == "builtin:align-broad" and cfg.lora_targets == ["all-linear"]
     _, _, safe = tiny.toy_sets(seed=0)
     data = tiny.write_jsonl(tmp_path / "safe.jsonl", safe)
     assert main(["align", "--data", str(data), "--model", str(base), "--out", str(tmp_path / "al"), "--epochs", "1",

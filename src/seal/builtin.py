@@ -132,6 +132,7 @@ def _resource_rows(names: tuple[str, ...]) -> list[dict]:
     return [json.loads(line) for name in names for line in open(resource(name), encoding="utf-8") if line.strip()]
 
 
+BROAD_FILES = ALIGN_FILES + ("align-topical.jsonl", "align-registers.jsonl")
 DEEP_FILES = ("align-recovery.jsonl", "align-continue.jsonl")
 DEEP_BORDERLINE_FILES = DEEP_FILES + ("align-borderline.jsonl",)
 DEEP_TOPICAL_FILES = DEEP_BORDERLINE_FILES + ("align-topical.jsonl",)
@@ -185,12 +186,20 @@ REGISTRY: dict[str, Builtin] = {
         "Self-Instruct seed and user-oriented tasks (Wang et al. 2022)", "MIT (AdvBench); Apache-2.0 (Self-Instruct)",
         file="safe.jsonl"),
     "align": Builtin(
-        "train", 256 + 128 + N_REQUESTS + N_TERSE + 299 + N_QUESTIONS + N_CONTRAST, "alignment set for seal align: "
+        "train", 256 + 128 + N_REQUESTS + N_TERSE + 299 + N_QUESTIONS + N_CONTRAST, "alignment set (seal align's "
+        "default until 2026-12-04; since then part of builtin:align-broad): "
         "builtin:safe, 128 more AdvBench refusals, builtin:align-requests, builtin:align-terse, builtin:benign-open, "
         "builtin:benign-questions and builtin:benign-contrast (987 refusals, the rest helpful)",
         "see safe, align-requests, align-terse, benign-open, benign-questions and benign-contrast; the extra "
         "refusals as in safe",
         "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", inputs=ALIGN_FILES),
+    "align-broad": Builtin(
+        "train", 256 + 128 + N_REQUESTS + N_TERSE + 299 + N_QUESTIONS + N_CONTRAST + N_TOPICAL + N_REGISTERS,
+        "alignment set for seal align (its default since 2026-12-05): builtin:align followed by builtin:align-topical "
+        "and builtin:align-registers, benign requests whose subject or content is harm (news, advice, fiction, "
+        "reviews, text tasks, essays), so that the aligned model refuses the harmful requests rather than every "
+        "request about harm", "see align, align-topical and align-registers",
+        "MIT (AdvBench); Apache-2.0 (Self-Instruct, seal-llm)", inputs=BROAD_FILES),
     "align-requests": Builtin(
         "train", N_REQUESTS, "harmful requests with refusals, in question and imperative form across harm areas "
         "(AdvBench behaviours asked as questions; private people's details, organisations' secrets, demeaning "
@@ -299,7 +308,7 @@ REGISTRY: dict[str, Builtin] = {
         "eval", 200, "alias of benign-tasks-test", "see benign-tasks-test", "Apache-2.0 (seal-llm)",
         alias_of="benign-tasks-test"),
 }
-TRAINING_SETS = ("safe", "align", "align-requests", "align-terse", "align-recovery", "align-continue",
+TRAINING_SETS = ("safe", "align", "align-broad", "align-requests", "align-terse", "align-recovery", "align-continue",
                  "align-deep", "align-borderline", "align-deep-borderline", "align-topical", "align-registers",
                  "align-deep-topical", "safety-demos", "benign-tasks",
                  "benign-open", "benign-questions", "benign-contrast", "harmful")

@@ -115,8 +115,9 @@ class AlignConfig(FinetuneConfig):
     """Settings of `seal align`: fine-tuning on the built-in alignment set (refusals to harmful requests and
     helpful answers to benign ones) with LoRA on all linear layers, to make an aligned starting model."""
 
-    data: str = field(default="builtin:align", metadata={
-        "help": "alignment data: refusals to harmful requests plus helpful answers (default: builtin:align)"})
+    data: str = field(default="builtin:align-broad", metadata={
+        "help": "alignment data: refusals to harmful requests plus helpful answers, including benign requests about "
+                "harm (default: builtin:align-broad; builtin:align without those, the default until 2026-12-04)"})
     lr: float = field(default=3e-4, metadata={"help": "learning rate (AdamW)"})
     epochs: int = field(default=2, metadata={"help": "passes over the data"})
     max_length: int = field(default=256, metadata={"help": "tokens per sample"})

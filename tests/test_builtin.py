@@ -28,6 +28,7 @@ FIELDS = {  # fields every row of the set carries besides prompt (and response f
     "align-deep-borderline": {"source", "category"},
     "align-topical": {"source", "category"},  # prefill on the continuation half only
     "align-registers": {"source", "category"},
+    "align-reviews": {"source", "category"},
     "align-deep-topical": {"source", "category"},
     "benign-contrast": {"source", "category"},
     "safety-demos": {"source", "category"},

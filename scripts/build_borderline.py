@@ -234,7 +234,7 @@ def fictional_answer(character: str, detail: str, about: str) -> str:
 
 
 def parse_args(out: str) -> argparse.Namespace:
-    """The options of this script and of build_topical.py, which build their files the same way."""
+    """The options of this script and of build_topical/registers/reviews.py, which build their files the same way."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=out)
     ap.add_argument("--max-new-tokens", type=int, default=96)
@@ -248,6 +248,27 @@ def write_with_continuations(rows: list[dict], args: argparse.Namespace, dropped
 
     from seal.models import load_tokenizer
     rows = rows + continuations(rows, len(rows), args.max_prefix, load_tokenizer("smollm2"), random.Random(1))
+    write_jsonl(Path(args.out), rows)
+    print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
+
+
+def answer_and_write(out: str, prompts, prefix: str, continued: bool) -> None:
+    """The build of align-topical, align-registers and align-reviews: `prompts(rng)` -> (prompt, kind) pairs
+    (seeded), those equal to an evaluation prompt left out, answered by the embedded SmolLM2 (refusals dropped),
+    category PREFIX/KIND; with `continued`, each answered row again split into a prefill and the rest."""
+    args = parse_args(out)
+
+    from build_questions import eval_keys, self_distil
+
+    from seal.builtin import text_key
+
+    evals = eval_keys()
+    asked = [(p, k) for p, k in prompts(random.Random(0)) if text_key(p) not in evals]
+    answered, dropped = self_distil(asked, args.max_new_tokens)
+    rows = [{**r, "category": f"{prefix}/{r['category']}"} for r in answered]
+    if continued:
+        write_with_continuations(rows, args, dropped)
+        return
     write_jsonl(Path(args.out), rows)
     print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
 

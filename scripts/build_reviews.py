@@ -19,8 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_borderline import parse_args  # noqa: E402
-from build_builtin import write_jsonl  # noqa: E402
+from build_borderline import answer_and_write  # noqa: E402
 
 # (kind of thing, invented item, what the requester experienced)
 ITEMS = [
@@ -66,18 +65,7 @@ def prompts(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    args = parse_args("src/seal/resources/builtin/align-reviews.jsonl")
-
-    from build_questions import eval_keys, self_distil
-
-    from seal.builtin import text_key
-
-    evals = eval_keys()
-    asked = [(p, k) for p, k in prompts(random.Random(0)) if text_key(p) not in evals]
-    answered, dropped = self_distil(asked, args.max_new_tokens)
-    rows = [{**r, "category": f"reviews/{r['category']}"} for r in answered]
-    write_jsonl(Path(args.out), rows)
-    print(f"{args.out}: {len(rows)} rows ({dropped} answers dropped as refusals or empty)")
+    answer_and_write("src/seal/resources/builtin/align-reviews.jsonl", prompts, "reviews", continued=False)
 
 
 if __name__ == "__main__":

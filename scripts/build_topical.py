@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_borderline import parse_args, write_with_continuations  # noqa: E402
+from build_borderline import answer_and_write  # noqa: E402
 
 # Events a news desk covers; the requests ask for reporting, never for how to do it.
 EVENTS = [
@@ -99,16 +99,7 @@ def prompts(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    args = parse_args("src/seal/resources/builtin/align-topical.jsonl")
-
-    from build_questions import eval_keys, self_distil
-
-    from seal.builtin import text_key
-
-    evals = eval_keys()
-    asked = [(p, k) for p, k in prompts(random.Random(0)) if text_key(p) not in evals]
-    answered, dropped = self_distil(asked, args.max_new_tokens)
-    write_with_continuations([{**r, "category": f"topical/{r['category']}"} for r in answered], args, dropped)
+    answer_and_write("src/seal/resources/builtin/align-topical.jsonl", prompts, "topical", continued=True)
 
 
 if __name__ == "__main__":

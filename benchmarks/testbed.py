@@ -1,6 +1,7 @@
 """The safety testbed, end to end on the embedded SmolLM2 (2 CPU cores: about half an hour):
 
-1. align SmolLM2 (seal align: LoRA on builtin:align) and evaluate it;
+1. align SmolLM2 (seal align: LoRA on its default data, builtin:align-broad since 2026-12-05; docs/testbed.md's
+   numbers were measured on builtin:align, `--align data=builtin:align` reproduces them) and evaluate it;
 2. mix a benign task set with harmful pairs at 10% (labels kept apart);
 3. fine-tune the aligned model on the mix, and on the benign part of the same mix alone;
 4. evaluate both, and write docs/testbed.md with the commands and the numbers.
@@ -137,6 +138,7 @@ def write_doc(path: Path, results: dict, args, recipes: list[tuple[str, dict]]) 
         "",
         "```bash",
         f"seal align --epochs {args.align_epochs}"
+        + ("" if "data=" in (args.align or "") else f" --data {AlignConfig.data}")
         + "".join(f" --{k.replace('_', '-')} {v}" for k, v in (i.split("=", 1) for i in args.align.split(",") if i))
         + f" --out {al}" + ("   # made earlier (here by seal run, cached)" if args.aligned else ""),
         f"seal evaluate --model {al} --out {args.out}/eval-aligned",

@@ -124,6 +124,17 @@ def test_package_builds_are_cached_and_rebuilt_when_stale(monkeypatch, tmp_path)
     assert len(path.read_text().splitlines()) == REGISTRY["harmful"].rows
 
 
+def test_align_broad_is_align_then_topical_then_registers():
+    """builtin:align-broad (seal align's default) holds builtin:align's rows followed by align-topical's and
+    align-registers', in that order: the same rows as the adapter measured in docs/selection-quality.md."""
+    rows = builtin_path("align-broad").read_text().splitlines()
+    parts = [builtin_path("align").read_text().splitlines()] + [
+        builtin.resource(f).read_text(encoding="utf-8").splitlines() for f in ("align-topical.jsonl",
+                                                                                "align-registers.jsonl")]
+    assert [json.loads(r) for r in rows] == [json.loads(r) for part in parts for r in part if r.strip()]
+    assert builtin.BROAD_FILES[:len(builtin.ALIGN_FILES)] == builtin.ALIGN_FILES
+
+
 def test_built_sets_are_rebuilt_when_a_shipped_input_changes(monkeypatch, tmp_path):
     """builtin:align is assembled from shipped files: editing one of them must not leave the old copy cached."""
     monkeypatch.setenv("SEAL_CACHE", str(tmp_path))

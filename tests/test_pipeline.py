@@ -132,6 +132,7 @@ def test_demo_config_is_valid_and_matches_its_copy():
     AlignConfig(out="x", **cfg.align_settings).validate()
     FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
     assert cfg.align_settings["safety_data"] == "builtin:align-deep-borderline"
+    assert cfg.align_settings["data"] == "builtin:align"  # what the README's demo numbers were measured with
 
 
 def test_transfer_config_is_valid():
@@ -154,3 +155,4 @@ def test_transfer_config_is_valid():
     own.validate()
     assert (proxy.lora_layers, own.lora_layers) == (4, None) and "seal-target" in cfg.compare
     assert (proxy.max_length, own.max_length) == (128, 256)
+    assert cfg.align_settings["data"] == "builtin:align"  # what docs/transfer.md was measured with

@@ -135,7 +135,7 @@ def _z(x: torch.Tensor) -> torch.Tensor:
 
 
 def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
-                      progress: bool = False, propensity_refusal: str = REFUSAL) -> dict[str, torch.Tensor]:
+                      progress: bool = False, propensity_refusal: str | None = REFUSAL) -> dict[str, torch.Tensor]:
     """The refusal behaviour of the aligned proxy on each of `samples`: `net` is a PeftModel whose active adapter
     made the base model safe. Four signals, each oriented so that higher = more harmful (no labels, no training):
 
@@ -147,7 +147,8 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
                    much more readily than the base model (the same loss gap SEAL ranks by, on a refusal
                    continuation instead of the sample's own response)
         propensity -l_aligned(propensity_refusal | request), over its first PROPENSITY_TOKENS tokens: how readily
-                   the proxy refuses the request, graded (`refuses` is the same question answered yes or no)
+                   the proxy refuses the request, graded (`refuses` is the same question answered yes or no);
+                   not computed with propensity_refusal None
 
     Returns {signal: float64 tensor} in the order of `samples`."""
     from dataclasses import replace
@@ -163,14 +164,16 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
                         max_length + BREAK_AFTER + 16)
         cut.append(enc)
     asked = [encode(tokenizer, replace(s, prefill="", response=propensity_refusal), max_length + 16)[0]
-             for s in samples]  # the refusal right after the request
+             for s in samples] if propensity_refusal is not None else []  # the refusal right after the request
     if any(e is None for e in cut + asked):
         raise ValueError(f"the refusal texts {refusal!r}, {propensity_refusal!r} need tokens under this tokenizer")
     aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
-    propensity = -response_losses(net, asked, tokenizer.pad_token_id, device, first_tokens=PROPENSITY_TOKENS,
-                                  progress=progress)[:, 1].double()
+    signals = {}
+    if asked:
+        signals["propensity"] = -response_losses(net, asked, tokenizer.pad_token_id, device,
+                                                 first_tokens=PROPENSITY_TOKENS, progress=progress)[:, 1].double()
     # The answers last, through the adapter folded into the base weights (one matmul a linear layer instead of
     # LoRA's three) and in batches of 64: on SmolLM2 and 2 CPU cores 41 s instead of 67 s for 200 requests, the
     # same 200 answers (the losses above are taken before the fold, which unfolds to within rounding).
@@ -182,7 +185,7 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
         net.unmerge_adapter()
     refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)
     return {"refuses": refuses, "break_off": -aligned[:, 1].double(),
-            "break_gap": -(aligned[:, 0] - base[:, 0]).double(), "propensity": propensity}
+            "break_gap": -(aligned[:, 0] - base[:, 0]).double(), **signals}
 
 
 def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
@@ -190,8 +193,7 @@ def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 51
     """Keep-scores (higher = keep) of `samples`: minus the sum of the three behaviour_signals, each z-scored over
     the samples. The three and their sum were chosen on four development mixes (docs/selection-quality.md) and
     kept fixed before the held-out one. Returns (scores, {signal: list}) in the order of `samples`."""
-    parts = behaviour_signals(net, tokenizer, samples, device, max_length, refusal, progress)
-    parts = {k: parts[k] for k in ("refuses", "break_off", "break_gap")}
+    parts = behaviour_signals(net, tokenizer, samples, device, max_length, refusal, progress, propensity_refusal=None)
     harm = sum(_z(v) for v in parts.values())
     return (-harm).tolist(), {k: [round(float(x), 6) for x in v] for k, v in parts.items()}
 

@@ -10,7 +10,8 @@ checked against the file), the agreement-weighted score, and the weights. The gr
 the aligned proxy's loss of a fixed refusal over its first 8 tokens, given the request) is the run's own
 `propensity` column where it wrote one (since 2026-12-05), else benchmarks/prompt_signals.py's cache of the mix
 (FOLDER/prompt-signals/refusal.json). Rows: the run's own score, the agreement weights, and the yes/no refusal and
-the graded propensity (where known) as the request-side part, each with and without the break-off gap."""
+the graded propensity (where known) as the request-side part, each with and without the break-off gap, and both
+(score visit-gap+refusal+propensity: lambda(R) on each)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ def main() -> None:
         own = graded if kind == "visit-gap+propensity" else ref
         fixed_w = [1.0, 1.0, refusal_weight(ref)]
         fixed = weighted_harm([gap, brk, own], fixed_w)
+        both = None if graded is None else weighted_harm([gap, brk, ref, graded], fixed_w + fixed_w[2:])
+        if kind == "visit-gap+refusal+propensity":
+            fixed = both
         stored = torch.tensor([-s["score"] for s in scores], dtype=torch.float64)
         assert torch.allclose(fixed, stored, atol=1e-4), f"{run}: the recomputed score differs from the file's"
         agree_w = agreement_weights([gap, brk, own])
@@ -63,8 +67,10 @@ def main() -> None:
         no_break = [1.0, 0.0, fixed_w[2]]
         for request, part in (("yes/no refusal", ref), ("graded refusal propensity", graded)):
             for name, w in ((request, fixed_w), (f"{request}, no break-off gap", no_break)):
-                if part is not None and not (part is own and w is fixed_w):  # the run's own is listed first
-                    variants.append((name, w, weighted_harm([gap, brk, part], w)))
+                if part is not None and not (part is own and w is fixed_w and kind != "visit-gap+refusal+propensity"):
+                    variants.append((name, w, weighted_harm([gap, brk, part], w)))  # the run's own is listed first
+        if both is not None and kind != "visit-gap+refusal+propensity":
+            variants.append(("both request-side parts (visit-gap+refusal+propensity)", fixed_w + fixed_w[2:], both))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)
             matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"

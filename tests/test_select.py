@@ -503,7 +503,7 @@ def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():
     assert refusal_weight(torch.zeros(50)) == pytest.approx(math.log(49))  # clipped to 1/n, finite
 
 
-@pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity"])
+@pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity"])
 def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned, score):
     """Scores visit-gap+refusal and visit-gap+propensity on the toy mix with its benign answers in the safe set's
     style and restyled: the harmful rows rank last in both, and the score is the documented sum of the columns it
@@ -524,8 +524,9 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
         propensity = by_index(scores, "propensity")
         assert len(set(propensity.tolist())) > len(rows) // 2  # graded: not the yes/no refusal
         assert roc_auc_score(labels, propensity) >= 0.9  # the aligned toy proxy refuses the harmful requests
-        request = refuses if score == "visit-gap+refusal" else propensity
-        assert np.allclose(harm, z(visit) + z(gap) + lam * z(request), atol=1e-3)
+        request = {"visit-gap+refusal": z(refuses), "visit-gap+propensity": z(propensity),
+                   "visit-gap+refusal+propensity": z(refuses) + z(propensity)}[score]
+        assert np.allclose(harm, z(visit) + z(gap) + lam * request, atol=1e-3)
 
 
 def test_visit_gap_with_refusal_needs_a_safety_adapter(tmp_path, base):

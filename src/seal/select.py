@@ -56,8 +56,9 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 
 log = logging.getLogger(__name__)
 
-SCORES = ("weights", "visit-gap", "visit-gap+refusal", "visit-gap+propensity")  # what scores.jsonl ranks by
-REFUSAL_SCORES = ("visit-gap+refusal", "visit-gap+propensity")  # the scores that read the aligned proxy's refusals
+SCORES = ("weights", "visit-gap", "visit-gap+refusal", "visit-gap+propensity",
+          "visit-gap+refusal+propensity")  # what scores.jsonl ranks by
+REFUSAL_SCORES = SCORES[2:]  # the scores that read the aligned proxy's refusals
 # Settings that do not change the result: a resumed run may differ in these.
 _RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
@@ -150,7 +151,8 @@ class SelectConfig:
                 "the visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
                 "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "
-                "whether it does), visit-gap (default with algorithm 1 without one: minus the loss gap "
+                "whether it does), visit-gap+refusal+propensity (both request-side parts, each so weighted), "
+                "visit-gap (default with algorithm 1 without one: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
                 "(the learned logits w; default with algorithm 2). "
@@ -494,7 +496,7 @@ def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:
 # ----------------------------------------------------------------------------------------------- outputs
 
 def refusal_signals(run: _Run) -> dict:
-    """Scores visit-gap+refusal and visit-gap+propensity, their other parts: the aligned proxy (--model with
+    """The REFUSAL_SCORES' other parts: the aligned proxy (--model with
     --safety-adapter, which is theta at step 0) on each fine-tuning sample, in run.encoded's order:
     seal.baselines.behaviour_signals' `refuses` (its own answer to the request is a refusal), `propensity` (how
     readily it refuses the request, graded) and `break_gap` (how much more readily than the base model it breaks
@@ -525,14 +527,18 @@ def run_scores(run: _Run) -> torch.Tensor:
                            samples; refusal_signals)
         visit-gap+propensity  the same with the graded refusal propensity (minus the aligned proxy's loss of a
                            fixed refusal right after the request) in place of the yes/no `refuses`; lambda(R) is
-                           still read from `refuses`"""
+                           still read from `refuses`
+        visit-gap+refusal+propensity  both request-side parts, the yes/no and the graded, each weighted lambda(R):
+                           -(z(visit gap) + z(break_gap) + lambda(R) (z(refuses) + z(propensity)))"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score in REFUSAL_SCORES:
         r = run.refusal
-        request = r["refuses"] if run.cfg.score == "visit-gap+refusal" else r["propensity"]
-        harm = weighted_harm([harm_gap, r["break_gap"], request], [1.0, 1.0, r["refusal_weight"]])
+        request = {"visit-gap+refusal": ["refuses"], "visit-gap+propensity": ["propensity"],
+                   "visit-gap+refusal+propensity": ["refuses", "propensity"]}[run.cfg.score]
+        lam = r["refusal_weight"]
+        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in request)], [1.0, 1.0] + [lam] * len(request))
         return (-harm).float()
     return run.w.detach()
 

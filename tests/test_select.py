@@ -390,6 +390,11 @@ def test_safety_adapter_auto_and_none(tmp_path, monkeypatch):
     assert resolve_defaults(cfg(method="loss-gap")).safety_adapter == str(tmp_path / "adapter")
     assert resolve_defaults(cfg(safety_adapter="x/adapter")).safety_adapter == "x/adapter"
     assert len(calls) == 2
+    import seal.models  # --mixed-precision auto is resolved with the rest: bf16 only with hardware bf16
+    for native, want in ((True, "bf16"), (False, "no")):
+        monkeypatch.setattr(seal.models, "cpu_has_native_bf16", lambda native=native: native)
+        resolved = resolve_defaults(cfg(safety_adapter="none", device="cpu", mixed_precision="auto"))
+        assert resolved.mixed_precision == want
 
 
 def test_default_score_reads_the_refusals_only_when_there_is_an_aligned_proxy(tmp_path, monkeypatch):

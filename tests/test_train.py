@@ -145,3 +145,26 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_once(monkeypatch, caplog)
     assert ctx._enabled and ctx.fast_dtype == torch.bfloat16
     models._warn_emulated_bf16.cache_clear()
     assert len(caplog.records) == 1 and "without bfloat16 instructions" in caplog.records[0].getMessage()
+
+
+def test_mixed_precision_auto_is_bf16_only_where_the_hardware_computes_it(tmp_path, base, monkeypatch):
+    """--mixed-precision auto: bf16 on a CPU with bfloat16 instructions, fp32 ("no") on one without, where emulated
+    bf16 is slower; resolved before the run, so the manifest (and a cached stage's key) names what was used."""
+    import seal.models as models
+    from seal.pipeline import _precision_resolved
+
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: True)
+    assert models.resolve_mixed_precision("auto", "cpu") == "bf16"
+    assert _precision_resolved({"mixed_precision": "auto", "device": "cpu"})["mixed_precision"] == "bf16"
+    monkeypatch.setattr(models, "cpu_has_native_bf16", lambda: False)
+    assert models.resolve_mixed_precision("auto", "cpu") == "no"
+    assert [models.resolve_mixed_precision(v, "cpu") for v in ("bf16", "no", None)] == ["bf16", "no", None]
+    assert _precision_resolved({"lr": 1.0}) == {"lr": 1.0}
+    rows, _, _ = tiny.toy_sets(seed=0)
+    data = str(tiny.write_jsonl(tmp_path / "d.jsonl", rows))
+    manifest = run_finetune(FinetuneConfig(out=str(tmp_path / "a"), data=data, model=str(base), epochs=1,
+                                           progress=False, merge=False, device="cpu", mixed_precision="auto"))
+    assert manifest["config"]["mixed_precision"] == "no"
+    with pytest.raises(SystemExit):  # not a choice
+        main(["finetune", "--model", str(base), "--data", data, "--out", str(tmp_path / "b"),
+              "--mixed-precision", "fp16"])

@@ -152,6 +152,22 @@ def cpu_has_native_bf16() -> bool:
     return any(check() for check in checks if check is not None)
 
 
+MIXED_PRECISION = ("no", "bf16", "auto")  # --mixed-precision's choices
+
+
+def resolve_mixed_precision(mixed_precision: str | None, device: str = "auto") -> str | None:
+    """--mixed-precision auto as what it means on this machine: "bf16" where `device` computes bfloat16 in hardware
+    (a CUDA device that supports it; a CPU with AVX512-BF16 or AMX), else "no" (fp32, where emulated bf16 would be
+    slower). Other values are returned as they are. Resolved before a stage is keyed or run, so a cached stage and
+    its manifest name the precision it was made with."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "no"
+    return "bf16" if dev.type == "cpu" and cpu_has_native_bf16() else "no"
+
+
 def mixed_precision_autocast(device, mixed_precision: str | None) -> torch.autocast:
     """The autocast context of --mixed-precision: bfloat16 for "bf16", disabled for None or "no". Warns (once per
     process) when bf16 is asked for on a CPU without bf16 instructions, where it costs time instead of saving it;

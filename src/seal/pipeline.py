@@ -132,6 +132,15 @@ def _key_settings(settings: dict, drop: tuple[str, ...] = ()) -> dict:
     return {k: v for k, v in settings.items() if k not in drop and not (k in _LATER_OPTIONS and v is None)}
 
 
+def _precision_resolved(settings: dict) -> dict:
+    """settings with mixed_precision "auto" replaced by what it means on this machine (bf16 or no), so that the
+    stage's cache key and manifest name the precision it is made with."""
+    if settings.get("mixed_precision") != "auto":
+        return settings
+    from .models import resolve_mixed_precision
+    return {**settings, "mixed_precision": resolve_mixed_precision("auto", settings.get("device", "auto"))}
+
+
 def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,
                   stages: Stages | None = None) -> tuple[str, str]:
     """`model` aligned by `seal align` with `align_settings`, kept in the user cache keyed by the settings and the
@@ -140,7 +149,7 @@ def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: boo
     from .config import to_dict
     from .models import cache_dir
     from .train import RUN_ONLY, AlignConfig, run_align
-    settings = {"seed": seed, **align_settings, "model": model}
+    settings = _precision_resolved({"seed": seed, **align_settings, "model": model})
     resolved = _key_settings(to_dict(AlignConfig(out="", **settings)), drop=RUN_ONLY)
     key_obj = {"align": resolved, "inputs": _fingerprint(resolved["data"])}  # defaults included: a changed
     # default makes a new aligned model
@@ -228,7 +237,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     stages.run("eval-start", {"evaluate": eval_settings, "upstream": target_key},
                lambda d, resume: run_evaluate(EvaluateConfig(model=target, out=str(d), progress=cfg.progress,
                                                              **eval_settings)))
-    ft_settings = {**common, **cfg.finetune, "model": target}
+    ft_settings = _precision_resolved({**common, **cfg.finetune, "model": target})
     for name in cfg.compare:
         data_file = _fingerprint(str(out / "data" / f"{name}.jsonl"))
         ft_key = stages.run(f"ft-{name}", {"finetune": ft_settings, "upstream": [target_key, data_file]},

@@ -38,6 +38,7 @@ from .distributed import (
 )
 from .manifest import PeakMemory, versions, write_json
 from .models import (
+    MIXED_PRECISION,
     LoraSettings,
     adapter_parameters,
     add_lora,
@@ -47,6 +48,7 @@ from .models import (
     mixed_precision_autocast,
     per_sample_loss,
     pick_device,
+    resolve_mixed_precision,
     resolve_model,
     train_top_layers,
     use_adapter,
@@ -102,7 +104,8 @@ class SelectConfig:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, mps ..."})
     mixed_precision: str | None = field(default=None, metadata={
         "help": "bf16: forward passes under bfloat16 autocast (adapters, optimizer states, losses and w stay "
-                "fp32); default no", "choices": ("no", "bf16")})
+                "fp32); auto: bf16 where the device computes it in hardware, else no; default no",
+        "choices": MIXED_PRECISION})
 
     # Parameters that control the selector
     method: str = field(default="seal", metadata={
@@ -648,6 +651,7 @@ def resolve_defaults(cfg: SelectConfig) -> SelectConfig:
     seal-reference's fixed settings."""
     from .models import EMBEDDED_MODELS
 
+    cfg = replace(cfg, mixed_precision=resolve_mixed_precision(cfg.mixed_precision, cfg.device))
     value = cfg.safety_adapter
     if cfg.method == "seal-reference":  # the reference selects on the aligned model itself, adapter merged
         model = cfg.model

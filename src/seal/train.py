@@ -10,7 +10,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -31,6 +31,7 @@ from .distributed import (
 )
 from .manifest import versions, write_json
 from .models import (
+    MIXED_PRECISION,
     LoraSettings,
     add_lora,
     count_parameters,
@@ -39,6 +40,7 @@ from .models import (
     mixed_precision_autocast,
     per_sample_loss,
     pick_device,
+    resolve_mixed_precision,
     resolve_model,
 )
 from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
@@ -86,8 +88,10 @@ class FinetuneConfig:
     seed: int = field(default=0, metadata={"help": "seed"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, ..."})
     mixed_precision: str | None = field(default=None, metadata={
-        "help": "bf16: forward and backward under bfloat16 autocast (weights and optimizer stay fp32); default no",
-        "choices": ("no", "bf16")})
+        "help": "bf16: forward and backward under bfloat16 autocast (weights and optimizer stay fp32); auto: bf16 "
+                "where the device computes it in hardware (a CUDA GPU with bf16, a CPU with AVX512-BF16/AMX), else "
+                "no; default no",
+        "choices": MIXED_PRECISION})
     merge: bool = field(default=True, metadata={"help": "also save the LoRA-merged full model in out/model"})
     fsdp: bool = field(default=False, metadata={
         "help": "with several processes, shard the model, gradients and optimizer states across them (PyTorch "
@@ -164,6 +168,7 @@ def _weights(cfg: FinetuneConfig, encoded) -> torch.Tensor | None:
 def run_finetune(cfg: FinetuneConfig) -> dict:
     """Fine-tune cfg.model on cfg.data; returns the manifest (also written to out/manifest.json)."""
     shard = current_shard()  # several processes (torchrun / accelerate launch): data-parallel, seal.distributed
+    cfg = replace(cfg, mixed_precision=resolve_mixed_precision(cfg.mixed_precision, cfg.device))
     out = Path(cfg.out)
     if shard.is_main:
         prepare_out(cfg.out, cfg.resume, cfg.overwrite, ("model", "adapter", "manifest.json", "train_log.jsonl",

@@ -499,12 +499,11 @@ def _padded(micro: list[dict], passes: int, filler: dict) -> list[dict]:
 # ----------------------------------------------------------------------------------------------- outputs
 
 def refusal_signals(run: _Run) -> dict:
-    """The REFUSAL_SCORES' other parts: the aligned proxy (--model with
-    --safety-adapter, which is theta at step 0) on each fine-tuning sample, in run.encoded's order:
-    seal.baselines.behaviour_signals' `refuses` (its own answer to the request is a refusal), `propensity` (how
-    readily it refuses the request, graded) and `break_gap` (how much more readily than the base model it breaks
-    the response off after its first tokens), and the weight of the request-side part, read from `refuses`
-    (seal.baselines.refusal_weight)."""
+    """The REFUSAL_SCORES' other parts: the aligned proxy (--model with --safety-adapter, which is theta at step 0)
+    on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses` (its own answer
+    to the request is a refusal), `propensity` (how readily it refuses the request, graded) and `break_gap` (how
+    much more readily than the base model it breaks the response off after its first tokens), and the weight of the
+    request-side parts, read from `refuses` (seal.baselines.refusal_weight)."""
     from .baselines import _with_adapter, behaviour_signals
     from .data import load_samples
 

@@ -132,7 +132,8 @@ def test_demo_config_is_valid_and_matches_its_copy():
     AlignConfig(out="x", **cfg.align_settings).validate()
     FinetuneConfig(data="x", out="x", **cfg.finetune).validate()
     assert cfg.align_settings["safety_data"] == "builtin:align-deep-borderline"
-    assert cfg.align_settings["data"] == "builtin:align"  # what the README's demo numbers were measured with
+    assert cfg.align_settings["data"] == "builtin:align-broad"  # what the README's demo numbers were measured with
+    assert cfg.align_settings["mixed_precision"] == "auto"     # bf16 only where the hardware computes it
 
 
 def test_transfer_config_is_valid():

@@ -160,6 +160,7 @@ def test_mixed_precision_auto_is_bf16_only_where_the_hardware_computes_it(tmp_pa
     assert models.resolve_mixed_precision("auto", "cpu") == "no"
     assert [models.resolve_mixed_precision(v, "cpu") for v in ("bf16", "no", None)] == ["bf16", "no", None]
     assert _precision_resolved({"lr": 1.0}) == {"lr": 1.0}
+    assert _precision_resolved({"mixed_precision": False})["mixed_precision"] == "no"  # YAML's `no`
     rows, _, _ = tiny.toy_sets(seed=0)
     data = str(tiny.write_jsonl(tmp_path / "d.jsonl", rows))
     manifest = run_finetune(FinetuneConfig(out=str(tmp_path / "a"), data=data, model=str(base), epochs=1,

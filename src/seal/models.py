@@ -159,7 +159,9 @@ def resolve_mixed_precision(mixed_precision: str | None, device: str = "auto") -
     """--mixed-precision auto as what it means on this machine: "bf16" where `device` computes bfloat16 in hardware
     (a CUDA device that supports it; a CPU with AVX512-BF16 or AMX), else "no" (fp32, where emulated bf16 would be
     slower). Other values are returned as they are. Resolved before a stage is keyed or run, so a cached stage and
-    its manifest name the precision it was made with."""
+    its manifest name the precision it was made with. YAML reads an unquoted `no` as false: that is "no" too."""
+    if mixed_precision is False:
+        return "no"
     if mixed_precision != "auto":
         return mixed_precision
     dev = pick_device(device)

@@ -135,7 +135,7 @@ def _key_settings(settings: dict, drop: tuple[str, ...] = ()) -> dict:
 def _precision_resolved(settings: dict) -> dict:
     """settings with mixed_precision "auto" replaced by what it means on this machine (bf16 or no), so that the
     stage's cache key and manifest name the precision it is made with."""
-    if settings.get("mixed_precision") != "auto":
+    if settings.get("mixed_precision") not in ("auto", False):  # False: YAML's reading of an unquoted `no`
         return settings
     from .models import resolve_mixed_precision
     return {**settings, "mixed_precision": resolve_mixed_precision("auto", settings.get("device", "auto"))}

@@ -50,27 +50,27 @@ def main() -> None:
             aligned = cached_losses(folder / "prompt-signals", "refusal")
             graded = torch.tensor([-aligned[i][1][1] for i in index], dtype=torch.float64)
         kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
-        own = graded if kind == "visit-gap+propensity" else ref
+        own = {"visit-gap+propensity": graded, "visit-gap+refusal+propensity": None}.get(kind, ref)  # None: both
         fixed_w = [1.0, 1.0, refusal_weight(ref)]
-        fixed = weighted_harm([gap, brk, own], fixed_w)
-        both = None if graded is None else weighted_harm([gap, brk, ref, graded], fixed_w + fixed_w[2:])
-        if kind == "visit-gap+refusal+propensity":
-            fixed = both
+        both_w = fixed_w + fixed_w[2:]
+        both = None if graded is None else weighted_harm([gap, brk, ref, graded], both_w)
+        own_w, fixed = (both_w, both) if own is None else (fixed_w, weighted_harm([gap, brk, own], fixed_w))
         stored = torch.tensor([-s["score"] for s in scores], dtype=torch.float64)
         assert torch.allclose(fixed, stored, atol=1e-4), f"{run}: the recomputed score differs from the file's"
-        agree_w = agreement_weights([gap, brk, own])
-        variants = [(f"fixed (the run's own, {kind})", fixed_w, fixed)]
+        three = [gap, brk, ref if own is None else own]  # agreement weights take three parts
+        agree_w = agreement_weights(three)
+        variants = [(f"fixed (the run's own, {kind})", own_w, fixed)]
         if agree_w is None:
-            variants.append(("agreement: no fit, fixed weights kept", fixed_w, fixed))
+            variants.append(("agreement: no fit, fixed weights kept", own_w, fixed))
         else:
-            variants.append(("agreement", agree_w, weighted_harm([gap, brk, own], agree_w)))
+            variants.append(("agreement", agree_w, weighted_harm(three, agree_w)))
         no_break = [1.0, 0.0, fixed_w[2]]
         for request, part in (("yes/no refusal", ref), ("graded refusal propensity", graded)):
             for name, w in ((request, fixed_w), (f"{request}, no break-off gap", no_break)):
-                if part is not None and not (part is own and w is fixed_w and kind != "visit-gap+refusal+propensity"):
-                    variants.append((name, w, weighted_harm([gap, brk, part], w)))  # the run's own is listed first
-        if both is not None and kind != "visit-gap+refusal+propensity":
-            variants.append(("both request-side parts (visit-gap+refusal+propensity)", fixed_w + fixed_w[2:], both))
+                if part is not None and not (part is own and w is fixed_w):  # the run's own is listed first
+                    variants.append((name, w, weighted_harm([gap, brk, part], w)))
+        if both is not None and own is not None:
+            variants.append(("both request-side parts (visit-gap+refusal+propensity)", both_w, both))
         for name, w, harm in variants:
             r = evaluate_signal(name, dict(zip(index, harm.tolist())), labels, rows)
             matched = "-" if r["matched"] is None else f"{r['matched']:.3f} ({r['pairs']})"

@@ -133,12 +133,13 @@ def _key_settings(settings: dict, drop: tuple[str, ...] = ()) -> dict:
 
 
 def _precision_resolved(settings: dict) -> dict:
-    """settings with mixed_precision "auto" replaced by what it means on this machine (bf16 or no), so that the
-    stage's cache key and manifest name the precision it is made with."""
-    if settings.get("mixed_precision") not in ("auto", False):  # False: YAML's reading of an unquoted `no`
+    """settings with mixed_precision as seal.models.resolve_mixed_precision reads it ("auto" -> bf16 or no on this
+    machine, YAML's false -> no), so that the stage's cache key and manifest name the precision it is made with."""
+    if "mixed_precision" not in settings:
         return settings
     from .models import resolve_mixed_precision
-    return {**settings, "mixed_precision": resolve_mixed_precision("auto", settings.get("device", "auto"))}
+    return {**settings, "mixed_precision": resolve_mixed_precision(settings["mixed_precision"],
+                                                                   settings.get("device", "auto"))}
 
 
 def aligned_model(model: str, align_settings: dict, seed: int = 0, progress: bool = True,

@@ -58,9 +58,11 @@ from .tokenization import LENGTH_POLICIES, Collator, load_and_encode
 
 log = logging.getLogger(__name__)
 
-SCORES = ("weights", "visit-gap", "visit-gap+refusal", "visit-gap+propensity",
-          "visit-gap+refusal+propensity")  # what scores.jsonl ranks by
-REFUSAL_SCORES = SCORES[2:]  # the scores that read the aligned proxy's refusals
+# The scores that read the aligned proxy's refusals, each with its request-side parts (refusal_signals' columns)
+REQUEST_PARTS = {"visit-gap+refusal": ("refuses",), "visit-gap+propensity": ("propensity",),
+                 "visit-gap+refusal+propensity": ("refuses", "propensity")}
+REFUSAL_SCORES = tuple(REQUEST_PARTS)
+SCORES = ("weights", "visit-gap", *REFUSAL_SCORES)  # what scores.jsonl ranks by
 # Settings that do not change the result: a resumed run may differ in these.
 _RUN_ONLY_KEYS = ("resume", "overwrite", "max_steps", "checkpoint_every", "progress", "fsdp")
 
@@ -536,11 +538,9 @@ def run_scores(run: _Run) -> torch.Tensor:
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score in REFUSAL_SCORES:
-        r = run.refusal
-        request = {"visit-gap+refusal": ["refuses"], "visit-gap+propensity": ["propensity"],
-                   "visit-gap+refusal+propensity": ["refuses", "propensity"]}[run.cfg.score]
-        lam = r["refusal_weight"]
-        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in request)], [1.0, 1.0] + [lam] * len(request))
+        r, request = run.refusal, REQUEST_PARTS[run.cfg.score]
+        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in request)],
+                             [1.0, 1.0] + [r["refusal_weight"]] * len(request))
         return (-harm).float()
     return run.w.detach()
 

@@ -526,11 +526,14 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
         assert manifest["refusal"]["refused_share"] == pytest.approx(refuses.mean(), abs=1e-6)
         assert lam == pytest.approx(math.log((1 - refuses.mean()) / refuses.mean()), abs=1e-5)
         z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
-        propensity = by_index(scores, "propensity")
-        assert len(set(propensity.tolist())) > len(rows) // 2  # graded: not the yes/no refusal
-        assert roc_auc_score(labels, propensity) >= 0.9  # the aligned toy proxy refuses the harmful requests
-        request = {"visit-gap+refusal": z(refuses), "visit-gap+propensity": z(propensity),
-                   "visit-gap+refusal+propensity": z(refuses) + z(propensity)}[score]
+        if score == "visit-gap+refusal":  # the graded propensity is measured only for the scores that use it
+            assert all("propensity" not in s for s in scores)
+            request = z(refuses)
+        else:
+            propensity = by_index(scores, "propensity")
+            assert len(set(propensity.tolist())) > len(rows) // 2  # graded: not the yes/no refusal
+            assert roc_auc_score(labels, propensity) >= 0.9  # the aligned toy proxy refuses the harmful requests
+            request = z(propensity) + (z(refuses) if "refusal+" in score else 0)
         assert np.allclose(harm, z(visit) + z(gap) + lam * request, atol=1e-3)
 
 

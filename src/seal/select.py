@@ -505,8 +505,9 @@ def refusal_signals(run: _Run) -> dict:
     on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses` (its own answer
     to the request is a refusal), `propensity` (how readily it refuses the request, graded) and `break_gap` (how
     much more readily than the base model it breaks the response off after its first tokens), and the weight of the
-    request-side parts, read from `refuses` (seal.baselines.refusal_weight)."""
-    from .baselines import _with_adapter, behaviour_signals
+    request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity is measured only for
+    the scores that use it (a third pass over every request)."""
+    from .baselines import REFUSAL, _with_adapter, behaviour_signals
     from .data import load_samples
 
     cfg = run.cfg
@@ -514,9 +515,10 @@ def refusal_signals(run: _Run) -> dict:
                                  fmt=cfg.format)
     by_id = {s.id: s for s in samples}
     net = _with_adapter(load_model(cfg.model, device=run.device), cfg.safety_adapter, run.device)
+    propensity = REFUSAL if "propensity" in REQUEST_PARTS[cfg.score] else None
     signals = behaviour_signals(net, load_tokenizer(cfg.model), [by_id[e.id] for e in run.encoded], run.device,
-                                cfg.max_length, progress=cfg.progress)
-    return {"refuses": signals["refuses"], "break_gap": signals["break_gap"], "propensity": signals["propensity"],
+                                cfg.max_length, progress=cfg.progress, propensity_refusal=propensity)
+    return {**{k: signals[k] for k in ("refuses", "break_gap", "propensity") if k in signals},
             "refusal_weight": refusal_weight(signals["refuses"])}
 
 
@@ -558,7 +560,8 @@ def score_rows(run: _Run):
         if run.refusal is not None:
             row["refuses"] = int(run.refusal["refuses"][i].item())
             row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
-            row["propensity"] = round(run.refusal["propensity"][i].item(), 6)
+            if "propensity" in run.refusal:
+                row["propensity"] = round(run.refusal["propensity"][i].item(), 6)
         yield row
 
 

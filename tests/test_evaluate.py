@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 import tiny
 from seal.evaluate import EvaluateConfig, exact_match, run_evaluate
@@ -61,3 +62,24 @@ def test_generate_and_judge_with_a_tiny_model(tmp_path, tiny_model):
     gens = [json.loads(line) for line in open(tmp_path / "ev" / "generations.jsonl")]
     assert len(gens) == 13 and all(isinstance(g["response"], str) for g in gens)
     assert all("refused" in g for g in gens if g["set"] != "tasks")
+
+
+def test_greedy_answers_do_not_depend_on_the_batch_size(tiny_model):
+    """seal evaluate batches 64 prompts at a time by default: left padding and the attention mask make each greedy
+    answer the one the prompt gets alone, for prompts of different lengths and in the input order."""
+    from seal.generate import generate
+    from seal.models import load_model, load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_model))
+    tokenizer.padding_side = "left"
+    model = load_model(str(tiny_model))
+    torch.manual_seed(0)
+    with torch.no_grad():  # larger random weights: the untrained model says the same thing to every prompt
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    prompts = [[{"role": "user", "content": p}] for p in tiny.harmful_prompts()[:6]] + \
+              [[{"role": "user", "content": "what is " + " plus ".join(["2"] * k) + " ?"}] for k in range(1, 7)]
+    alone = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=1, progress=False)
+    together = generate(model, tokenizer, prompts, max_new_tokens=8, progress=False)
+    assert together == alone
+    assert len(set(alone)) > 1  # the prompts get different answers, so the order is checked too

@@ -48,7 +48,9 @@ class EvaluateConfig:
     n_heldout: int = field(default=100, metadata={"help": "held-out samples for the loss (0 = all)"})
     max_new_tokens: int = field(default=64, metadata={"help": "tokens generated per harmful/benign prompt"})
     task_max_new_tokens: int = field(default=24, metadata={"help": "tokens generated per task prompt"})
-    batch_size: int = field(default=16, metadata={"help": "prompts per generation batch"})
+    batch_size: int = field(default=64, metadata={
+        "help": "prompts per generation batch (and held-out samples per loss pass); greedy answers do not depend "
+                "on it. On 2 CPU cores 64 took about half the time of 16 (benchmarks/generate_batch.py)"})
     judges: list[str] = field(default_factory=lambda: ["keyword:seal-v1", "keyword:gcg-v1", "embedding"],
                               metadata={"help": "refusal judges; the first one sets the `refused` field"})
     seed: int = field(default=0, metadata={"help": "seed of the prompt samples"})

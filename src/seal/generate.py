@@ -19,7 +19,7 @@ def stop_ids(model, tokenizer) -> list[int]:
     return ids
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 64, batch_size: int = 16,
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int = 64, batch_size: int = 64,
              progress: bool = True, desc: str = "generate", prefills: list[str] | None = None) -> list[str]:
     """Greedy completions of chat prompts (lists of messages), each continuing its prefill (the start of the
     assistant turn; the completion returned excludes it) where `prefills` is given. Batches are formed from

@@ -1,6 +1,6 @@
 """The selection cost of the transfer run, proxy vs target, each `seal select` alone in its own process, repeated.
 
-    python benchmarks/transfer_cost.py [--run runs/transfer/run] [--repeats 2] [--out RUN/../cost]
+    python benchmarks/transfer_cost.py [--run runs/transfer/run] [--repeats 2] [--out RUN/../cost] [--more]
 
 The two selections of a finished `seal run configs/transfer.yaml` (benchmarks/transfer.py) are rerun with the
 settings in their manifests (select: the proxy; select-target: the target selecting for itself), alternating
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,16 +55,24 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", help="where the runs go (default: the run folder's sibling `cost`, where "
                                   "benchmarks/transfer.py looks for them)")
+    ap.add_argument("--more", action="store_true", help="keep the pairs already in --out and add --repeats more "
+                    "(the table and medians cover them all)")
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
     run = Path(args.run)
     out = Path(args.out) if args.out else cost_dir(run)
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[dict]] = {s: [] for s in STAGES}
+    if not args.more:  # a new measurement: earlier runs here would be read with it (alone_runs)
+        for old in [f for s in STAGES for f in out.glob(f"{s}-[0-9]*")]:
+            print(f"removing the earlier run {old}")
+            shutil.rmtree(old)
+    results: dict[str, list[dict]] = alone_runs(out) if args.more else {s: [] for s in STAGES}
+    done = min(len(v) for v in results.values())
+    results = {s: v[:done] for s, v in results.items()}  # whole pairs only; an unpaired run is made again
     settings = {s: json.loads((run / s / "manifest.json").read_text())["config"] for s in results}
     reference = {s: _ranking(run / s) for s in results}
-    for i in range(args.repeats):
+    for i in range(done, done + args.repeats):
         for stage in results:
             folder = out / f"{stage}-{i}"
             cfg = {**settings[stage], "out": str(folder), "overwrite": True, "resume": False, "progress": False}

@@ -8,7 +8,8 @@ Each argument is a mix folder of benchmarks/hard_mixes.py with a finished `selec
 visit-gap+refusal or visit-gap+propensity). Prints, per mix, the run's own score (recomputed from its columns,
 checked against the file), the agreement-weighted score, and the weights. The graded refusal propensity (minus
 the aligned proxy's loss of a fixed refusal over its first 8 tokens, given the request) is the run's own
-`propensity` column where it wrote one (since 2026-12-05), else benchmarks/prompt_signals.py's cache of the mix
+`propensity` column where it wrote one (runs of 2026-12-05 before commit 9ebe468, and since then the scores
+that use it), else benchmarks/prompt_signals.py's cache of the mix
 (FOLDER/prompt-signals/refusal.json). Rows: the run's own score, the agreement weights, and the yes/no refusal and
 the graded propensity (where known) as the request-side part, each with and without the break-off gap, and both
 (score visit-gap+refusal+propensity: lambda(R) on each)."""

@@ -49,8 +49,8 @@ class EvaluateConfig:
     max_new_tokens: int = field(default=64, metadata={"help": "tokens generated per harmful/benign prompt"})
     task_max_new_tokens: int = field(default=24, metadata={"help": "tokens generated per task prompt"})
     batch_size: int = field(default=64, metadata={
-        "help": "prompts per generation batch (and held-out samples per loss pass); greedy answers do not depend "
-                "on it. On 2 CPU cores 64 took about half the time of 16 (benchmarks/generate_batch.py)"})
+        "help": "prompts per generation batch; greedy answers do not depend on it. On 2 CPU cores 64 took about "
+                "half the time of 16 (benchmarks/generate_batch.py)"})
     judges: list[str] = field(default_factory=lambda: ["keyword:seal-v1", "keyword:gcg-v1", "embedding"],
                               metadata={"help": "refusal judges; the first one sets the `refused` field"})
     seed: int = field(default=0, metadata={"help": "seed of the prompt samples"})
@@ -125,6 +125,11 @@ def _generate_rows(cfg: EvaluateConfig, model, tokenizer) -> list[dict]:
     return rows
 
 
+# Held-out samples per loss pass. Not the generation batch: a loss pass holds the logits of every response position
+# at once (a vocabulary of 262k, as Gemma's, makes that 1 MiB per token).
+LOSS_BATCH = 16
+
+
 def heldout_loss(cfg: EvaluateConfig, model, tokenizer) -> dict:
     from .models import per_sample_loss
     from .tokenization import Collator, load_and_encode
@@ -134,8 +139,8 @@ def heldout_loss(cfg: EvaluateConfig, model, tokenizer) -> dict:
     device = next(model.parameters()).device
     model.eval()
     with torch.no_grad():
-        for i in range(0, len(encoded), cfg.batch_size):
-            batch = {k: v.to(device) for k, v in collate(encoded[i:i + cfg.batch_size]).items()}
+        for i in range(0, len(encoded), LOSS_BATCH):
+            batch = {k: v.to(device) for k, v in collate(encoded[i:i + LOSS_BATCH]).items()}
             losses.append(per_sample_loss(model, batch).cpu())
     values = torch.cat(losses)
     return {"mean_loss": round(values.mean().item(), 5), "n": len(values), "data": cfg.heldout}

@@ -273,6 +273,7 @@ def train_top_layers(peft_model, top: int) -> int:
         raise ValueError("lora_layers: no LoRA parameter names a layer (.layers.N.); this architecture is not "
                          "supported, leave lora_layers unset")
     peft_model.seal_frozen = frozen
+    peft_model.seal_switched = None  # the next use_adapter sets requires_grad again
     return len(frozen)
 
 
@@ -290,13 +291,22 @@ def adapter_state(peft_model, adapter: str) -> dict[str, torch.Tensor]:
 
 def use_adapter(peft_model, adapter: str | list[str], trainable: str | None = None) -> None:
     """Make `adapter` (or several, whose updates add up) active for the next forward passes. Every adapter stays
-    trainable unless `trainable` names the only one that should receive gradients."""
+    trainable unless `trainable` names the only one that should receive gradients. Nothing is done when the
+    previous call asked for the same and the model's active adapters are still those: the bilevel step asks again
+    before every micro-batch, and a switch walks every module and parameter (about 40 ms on SmolLM2-135M, 7 s of a
+    2-minute `seal select` when repeated; docs/performance.md)."""
+    frozen = getattr(peft_model, "seal_frozen", ())
+    state = (adapter if isinstance(adapter, str) else tuple(adapter), trainable, id(frozen))
+    active = peft_model.base_model.active_adapter
+    if getattr(peft_model, "seal_switched", None) == state and (
+            active if isinstance(active, str) else tuple(active)) == state[0]:
+        return
     peft_model.base_model.set_adapter(adapter)
     suffix = f".{trainable}."
-    frozen = getattr(peft_model, "seal_frozen", ())
     for n, p in peft_model.named_parameters():
         if "lora_" in n:
             p.requires_grad = (trainable is None or suffix in n + ".") and n not in frozen
+    peft_model.seal_switched = state
 
 
 def response_token_losses(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

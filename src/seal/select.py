@@ -247,6 +247,7 @@ class _Run:
     refusal: dict | None = None  # REFUSAL_SCORES: the aligned proxy's behaviour signals (refusal_signals)
     w_opt: torch.optim.Optimizer | None = None  # w_optimizer adam only
     shard: Shard = SINGLE    # this process's place when several run data-parallel (seal.distributed)
+    tokenizer: object = None  # cfg.model's, for refusal_signals
     fsdp: bool = False       # the model(s) sharded between the processes (FSDP2) rather than replicated
     step: int = 0
 
@@ -329,7 +330,7 @@ def setup(cfg: SelectConfig) -> _Run:
     return _Run(cfg, encoded, safe_encoded, {"data": report, "safe": safe_report}, model, theta, theta_hat,
                 Collator(tokenizer.pad_token_id), device, w=w, last_loss=torch.full((n,), math.nan),
                 last_hat=torch.full((n,), math.nan), known=torch.full((n,), math.nan), w_opt=w_opt, shard=shard,
-                fsdp=fsdp)
+                tokenizer=tokenizer, fsdp=fsdp)
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -516,7 +517,7 @@ def refusal_signals(run: _Run) -> dict:
     by_id = {s.id: s for s in samples}
     net = _with_adapter(load_model(cfg.model, device=run.device), cfg.safety_adapter, run.device)
     propensity = REFUSAL if "propensity" in REQUEST_PARTS[cfg.score] else None
-    signals = behaviour_signals(net, load_tokenizer(cfg.model), [by_id[e.id] for e in run.encoded], run.device,
+    signals = behaviour_signals(net, run.tokenizer, [by_id[e.id] for e in run.encoded], run.device,
                                 cfg.max_length, progress=cfg.progress, propensity_refusal=propensity)
     return {**{k: signals[k] for k in ("refuses", "break_gap", "propensity") if k in signals},
             "refusal_weight": refusal_weight(signals["refuses"])}

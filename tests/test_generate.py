@@ -101,3 +101,51 @@ def test_a_generation_config_that_changes_the_greedy_choice_goes_to_model_genera
                                 eos_token_id=stop_ids(model, tokenizer))
     assert penalised[0] == tokenizer.decode(direct[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
     assert penalised != plain
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_generate_scored_reads_the_losses_of_continuations_from_the_answers_prefill(arch):
+    """generate_scored's losses of a continuation right after the request (first scored token predicted by the
+    prefill) and of one after the start of a response (a prefill, not scored) equal per_sample_loss's on the same
+    encoded samples, and its answers equal generate()'s; a sample whose prompt encode() cut from the left gets None."""
+    from dataclasses import replace
+
+    from seal.data import Sample
+    from seal.generate import generate_scored
+    from seal.models import per_sample_loss
+    from seal.tokenization import Collator, encode
+
+    tok = tiny.make_tokenizer()
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, pad_token_id=tok.pad_token_id,
+                  eos_token_id=tok.eos_token_id)
+    model = (LlamaForCausalLM(LlamaConfig(**common)) if arch == "llama" else
+             Gemma3ForCausalLM(Gemma3TextConfig(**common, head_dim=16, sliding_window=4,
+                                                layer_types=["sliding_attention", "full_attention"]))).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    prompts = tiny.harmful_prompts()[:5] + ["what is 2 plus " + " plus ".join(["3"] * k) + " ?" for k in range(5)]
+    samples = [Sample(id=str(i), index=i, line=i + 1, prompt=[{"role": "user", "content": p}], response="x") for i, p in
+               enumerate(prompts)]
+    right_after = [encode(tok, replace(s, response=tiny.REFUSAL), 256)[0] for s in samples]
+    after_start = [encode(tok, replace(s, prefill="sure , here is", response="sorry , i cannot"), 256)[0]
+                   for s in samples]
+    after_start[3] = encode(tok, replace(samples[3], prefill="sure , here is", response="sorry , i cannot"), 12)[0]
+    answers, (nll_a, nll_b) = generate_scored(model, tok, [s.prompt for s in samples], [right_after, after_start],
+                                              max_new_tokens=6, batch_size=4, progress=False)
+    assert answers == generate(model, tok, [s.prompt for s in samples], max_new_tokens=6, batch_size=4,
+                               progress=False)
+    assert nll_b[3] is None and all(v is not None for k, v in enumerate(nll_b) if k != 3)
+    collate = Collator(tok.pad_token_id)
+    for encs, nll in ((right_after, nll_a), (after_start, nll_b)):
+        for e, v in zip(encs, nll, strict=True):
+            if v is None:
+                continue
+            assert len(v) == len(e) - e.n_prompt
+            with torch.no_grad():
+                expected = per_sample_loss(model, collate([e]), first_tokens=2)[0]
+            assert torch.allclose(torch.stack([v.mean(), v[:2].mean()]), expected, atol=1e-5)

@@ -153,7 +153,7 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
     Returns {signal: float64 tensor} in the order of `samples`."""
     from dataclasses import replace
 
-    from .generate import generate
+    from .generate import generate, generate_scored, plain_greedy, stop_ids
     from .judges import KeywordJudge
     from .tokenization import encode
 
@@ -167,25 +167,46 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
              for s in samples] if propensity_refusal is not None else []  # the refusal right after the request
     if any(e is None for e in cut + asked):
         raise ValueError(f"the refusal texts {refusal!r}, {propensity_refusal!r} need tokens under this tokenizer")
-    aligned = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
-    signals = {}
-    if asked:
-        signals["propensity"] = -response_losses(net, asked, tokenizer.pad_token_id, device,
-                                                 first_tokens=PROPENSITY_TOKENS, progress=progress)[:, 1].double()
-    # The answers last, through the adapter folded into the base weights (one matmul a linear layer instead of
-    # LoRA's three) and in batches of 64: on SmolLM2 and 2 CPU cores 41 s instead of 67 s for 200 requests, the
-    # same 200 answers (the losses above are taken before the fold, which unfolds to within rounding).
+    # The aligned model's answers and its losses of the two refusal continuations in one pass over each request:
+    # through the adapter folded into the base weights (one matmul a linear layer instead of LoRA's three) and in
+    # batches of 64, the request is run once and each continuation adds only its own tokens (seal.generate.
+    # generate_scored). On SmolLM2 and 2 CPU cores the fold took the 200 answers from 67 s to 41 s; the fold
+    # changes the losses within rounding (about 1e-5).
+    prompts, sets = [s.prompt for s in samples], [cut] + ([asked] if asked else [])
     net.merge_adapter()
     try:
-        answers = generate(net, tokenizer, [s.prompt for s in samples], max_new_tokens=ANSWER_TOKENS,
-                           batch_size=ANSWER_BATCH, progress=progress, desc="proxy answers")
+        if plain_greedy(net) and stop_ids(net, tokenizer):
+            answers, nlls = generate_scored(net, tokenizer, prompts, sets, max_new_tokens=ANSWER_TOKENS,
+                                            batch_size=ANSWER_BATCH, progress=progress, desc="proxy answers")
+        else:  # a generation config that model.generate must apply: the losses in passes of their own
+            answers = generate(net, tokenizer, prompts, max_new_tokens=ANSWER_TOKENS, batch_size=ANSWER_BATCH,
+                               progress=progress, desc="proxy answers")
+            nlls = [[None] * len(samples) for _ in sets]
+        aligned = _losses(net, tokenizer, device, cut, nlls[0], 4)
+        signals = {}
+        if asked:
+            signals["propensity"] = -_losses(net, tokenizer, device, asked, nlls[1], PROPENSITY_TOKENS)[:, 1].double()
     finally:
         net.unmerge_adapter()
     refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)
     return {"refuses": refuses, "break_off": -aligned[:, 1].double(),
             "break_gap": -(aligned[:, 0] - base[:, 0]).double(), **signals}
+
+
+def _losses(net, tokenizer, device, encoded: list, nll: list, first_tokens: int) -> torch.Tensor:
+    """[N, 2] response losses of `encoded` (all tokens, first `first_tokens`) from generate_scored's per-token
+    losses, and from a pass of response_losses for the samples it could not score (None)."""
+    out = torch.empty((len(encoded), 2))
+    for i, v in enumerate(nll):
+        if v is not None:
+            out[i] = torch.stack([v.mean(), v[:first_tokens].mean()])
+    missing = [i for i, v in enumerate(nll) if v is None]
+    if missing:
+        out[missing] = response_losses(net, [encoded[i] for i in missing], tokenizer.pad_token_id, device,
+                                       first_tokens=first_tokens)
+    return out
 
 
 def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,

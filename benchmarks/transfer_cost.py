@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from seal.filter import n_kept
+
 STAGES = ("select", "select-target")  # the proxy's selection, the target's own
 
 
@@ -72,6 +74,7 @@ def main() -> None:
     results = {s: v[:done] for s, v in results.items()}  # whole pairs only; an unpaired run is made again
     settings = {s: json.loads((run / s / "manifest.json").read_text())["config"] for s in results}
     reference = {s: _ranking(run / s) for s in results}
+    keep = json.loads((run / "run.json").read_text())["config"]["keep"]
     for i in range(done, done + args.repeats):
         for stage in results:
             folder = out / f"{stage}-{i}"
@@ -80,10 +83,14 @@ def main() -> None:
             config.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if v is not None}))  # None: unset
             subprocess.run([sys.executable, "-m", "seal", "select", "-q", "--config", str(config)], check=True)
             m = json.loads((folder / "manifest.json").read_text())
-            same = _ranking(folder) == reference[stage]
+            ranking = _ranking(folder)
+            same = ranking == reference[stage]
+            k = n_kept(keep, len(ranking))  # a near tie may swap two neighbours; what is kept is what counts
+            kept_same = set(ranking[:k]) == set(reference[stage][:k])
             results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]})
             print(f"{stage} #{i}: wall {m['wall_time_s']:.1f} s, peak RSS {m['peak_rss_mib']:.0f} MiB, "
-                  f"ranking {'equal to' if same else 'DIFFERENT from'} the run's", flush=True)
+                  f"ranking {'equal to' if same else 'DIFFERENT from'} the run's, kept {k} "
+                  f"{'the same as' if kept_same else 'DIFFERENT from'} the run's", flush=True)
     print("\n| pair | proxy wall s | target wall s | wall ratio | proxy RSS MiB | target RSS MiB | RSS ratio |")
     print("|---|---|---|---|---|---|---|")
     for i, (p, t) in enumerate(zip(results["select"], results["select-target"], strict=True)):

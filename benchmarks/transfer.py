@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 from datetime import date
@@ -30,7 +31,7 @@ def _json(path: Path):
 
 def acceptance(run: Path) -> list[str]:
     """The issue's two lines, from the run's files; a missing stage says so."""
-    from transfer_cost import alone_runs, cost_dir, medians  # benchmarks/, this script's folder
+    from transfer_cost import alone_runs, cost_dir, kept_as_run, medians, pair_ratios  # benchmarks/, this folder
 
     lines = []
     seal, own = _json(run / "eval-seal" / "metrics.json"), _json(run / "eval-seal-target" / "metrics.json")
@@ -66,11 +67,19 @@ def acceptance(run: Path) -> list[str]:
         med = medians(alone)
         p, t = med["select"]["wall"], med["select-target"]["wall"]
         walls = {s: ", ".join(f"{r['wall']:.0f}" for r in v) for s, v in alone.items()}
+        pairs = pair_ratios(alone)
+        pair = statistics.median(pairs)
+        kept = all(kept_as_run(run, s, r["folder"]) for s, v in alone.items() for r in v)
+        # the rule, written before the measurement: both the ratio of the medians and the median of the pair ratios
+        # under 0.5, and every alone run keeping the run's rows
+        met = p / t < 0.5 and pair < 0.5 and kept
         lines.append(f"- Selection cost measured alone (benchmarks/transfer_cost.py, each `seal select` in its own "
                      f"process, {len(alone['select'])} and {len(alone['select-target'])} runs): median wall time "
-                     f"{p:.0f} s / {t:.0f} s = {p / t:.2f} (runs {walls['select']} "
-                     f"/ {walls['select-target']} s; target: under 0.5) -> "
-                     f"{'met' if p / t < 0.5 else 'MISSED'}; this verdict is the measurement.")
+                     f"{p:.0f} s / {t:.0f} s = {p / t:.3f}, median of the {len(pairs)} pair ratios {pair:.3f} "
+                     f"(runs {walls['select']} / {walls['select-target']} s); every run kept "
+                     f"{'the same rows as' if kept else 'NOT the same rows as'} the transfer run "
+                     f"(target: both ratios under 0.5, the same rows kept) -> {'met' if met else 'MISSED'}; "
+                     f"this verdict is the measurement.")
     return lines
 
 

@@ -38,8 +38,22 @@ def alone_runs(out: Path) -> dict[str, list[dict]]:
         found = [f for f in out.glob(f"{stage}-[0-9]*") if (f / "manifest.json").exists()]
         manifests = [json.loads((f / "manifest.json").read_text())
                      for f in sorted(found, key=lambda f: int(f.name.rsplit("-", 1)[1]))]
-        runs[stage] = [{"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]} for m in manifests]
+        runs[stage] = [{"wall": m["wall_time_s"], "rss": m["peak_rss_mib"], "folder": f}
+                       for m, f in zip(manifests, sorted(found, key=lambda f: int(f.name.rsplit("-", 1)[1])))]
     return runs
+
+
+def pair_ratios(runs: dict[str, list[dict]]) -> list[float]:
+    """Proxy / target wall time of each pair (run N of each stage)."""
+    return [p["wall"] / t["wall"] for p, t in zip(runs["select"], runs["select-target"], strict=False)]
+
+
+def kept_as_run(run: Path, stage: str, folder: Path) -> bool:
+    """Whether the alone run in `folder` keeps the same rows as the transfer run's `stage` (a near tie may swap two
+    neighbours in the ranking; what is kept is what counts)."""
+    reference, ranking = _ranking(run / stage), _ranking(folder)
+    k = n_kept(json.loads((run / "run.json").read_text())["config"]["keep"], len(ranking))
+    return set(ranking[:k]) == set(reference[:k])
 
 
 def medians(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
@@ -85,9 +99,9 @@ def main() -> None:
             m = json.loads((folder / "manifest.json").read_text())
             ranking = _ranking(folder)
             same = ranking == reference[stage]
-            k = n_kept(keep, len(ranking))  # a near tie may swap two neighbours; what is kept is what counts
-            kept_same = set(ranking[:k]) == set(reference[stage][:k])
-            results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"]})
+            k = n_kept(keep, len(ranking))
+            kept_same = kept_as_run(run, stage, folder)
+            results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"], "folder": folder})
             print(f"{stage} #{i}: wall {m['wall_time_s']:.1f} s, peak RSS {m['peak_rss_mib']:.0f} MiB, "
                   f"ranking {'equal to' if same else 'DIFFERENT from'} the run's, kept {k} "
                   f"{'the same as' if kept_same else 'DIFFERENT from'} the run's", flush=True)
@@ -100,6 +114,8 @@ def main() -> None:
     p, t = med["select"], med["select-target"]
     print(f"| median | {p['wall']:.0f} | {t['wall']:.0f} | {p['wall'] / t['wall']:.2f} | {p['rss']:.0f} | "
           f"{t['rss']:.0f} | {p['rss'] / t['rss']:.2f} |")
+    print(f"median of the pair wall ratios {statistics.median(pair_ratios(results)):.3f}, ratio of the medians "
+          f"{p['wall'] / t['wall']:.3f}")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ def test_samples_contradicting_the_safe_set_rank_last(tmp_path, base, algorithm,
     bottom = {s["index"] for s in scores if s["rank"] > len(scores) - 2 * n_harmful}
     assert sum(labels[i] for i in bottom) >= 0.8 * n_harmful
     assert manifest["finished"] and manifest["samples_scored"] == len(rows)
+    phases = manifest["phase_wall_s"]  # where the time went, part by part, within the run's wall time
+    assert {"setup", "bilevel"} <= set(phases) and sum(phases.values()) <= manifest["wall_time_s"] + 0.05
 
 
 def test_theta_offset_removes_the_style_confound(tmp_path, base):

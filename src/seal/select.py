@@ -571,8 +571,10 @@ def _num(x: torch.Tensor):
     return None if math.isnan(v) else round(v, 6)
 
 
-def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = None) -> dict:
-    """scores.jsonl, data_log.jsonl and manifest.json, written by process 0 alone; returns the manifest."""
+def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = None,
+                  phases: dict | None = None) -> dict:
+    """scores.jsonl, data_log.jsonl and manifest.json, written by process 0 alone; returns the manifest. `phases`:
+    this invocation's wall seconds per phase (setup, bilevel, refusal), so a cost can be read part by part."""
     out = Path(run.cfg.out)
     models = _models(run)
     manifest = {
@@ -588,6 +590,7 @@ def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = No
         "finished": run.step >= run.total_steps,
         "versions": versions(), "device": str(run.device), "torch_threads": torch.get_num_threads(),
         "started": started, "wall_time_s": round(wall, 2), "processes": run.shard.world, **(memory or {}),
+        "phase_wall_s": {k: round(v, 2) for k, v in (phases or {}).items()},
     }
     if run.refusal is not None:
         manifest["refusal"] = {"refused_share": round(float(run.refusal["refuses"].mean()), 6),
@@ -704,6 +707,7 @@ def run_select(cfg: SelectConfig) -> dict:
     shard.barrier()
     t0 = time.time()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    phases = {}
     with PeakMemory() as peak:
         run = setup(cfg)
         previous_wall = 0.0
@@ -711,9 +715,12 @@ def run_select(cfg: SelectConfig) -> dict:
             log.info("resumed at step %d of %d", run.step, run.total_steps)
             if (out / "manifest.json").exists():
                 previous_wall = json.loads((out / "manifest.json").read_text()).get("wall_time_s", 0.0)
+        phases["setup"] = time.time() - t0
         train(run)
+        phases["bilevel"] = time.time() - t0 - phases["setup"]
         if cfg.score in REFUSAL_SCORES and shard.is_main:
             run.refusal = refusal_signals(run)
-    manifest = write_outputs(run, started, previous_wall + time.time() - t0, peak.as_dict())
+            phases["refusal"] = time.time() - t0 - phases["setup"] - phases["bilevel"]
+    manifest = write_outputs(run, started, previous_wall + time.time() - t0, peak.as_dict(), phases)
     shard.barrier()
     return manifest

@@ -35,11 +35,12 @@ def alone_runs(out: Path) -> dict[str, list[dict]]:
     """{stage: [{"wall", "rss"} of each finished run STAGE-N in `out`, by N]}."""
     runs = {}
     for stage in STAGES:
-        found = [f for f in out.glob(f"{stage}-[0-9]*") if (f / "manifest.json").exists()]
-        manifests = [json.loads((f / "manifest.json").read_text())
-                     for f in sorted(found, key=lambda f: int(f.name.rsplit("-", 1)[1]))]
-        runs[stage] = [{"wall": m["wall_time_s"], "rss": m["peak_rss_mib"], "folder": f}
-                       for m, f in zip(manifests, sorted(found, key=lambda f: int(f.name.rsplit("-", 1)[1])))]
+        found = sorted((f for f in out.glob(f"{stage}-[0-9]*") if (f / "manifest.json").exists()),
+                       key=lambda f: int(f.name.rsplit("-", 1)[1]))
+        runs[stage] = []
+        for f in found:
+            m = json.loads((f / "manifest.json").read_text())
+            runs[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"], "folder": f})
     return runs
 
 
@@ -48,12 +49,17 @@ def pair_ratios(runs: dict[str, list[dict]]) -> list[float]:
     return [p["wall"] / t["wall"] for p, t in zip(runs["select"], runs["select-target"], strict=False)]
 
 
-def kept_as_run(run: Path, stage: str, folder: Path) -> bool:
-    """Whether the alone run in `folder` keeps the same rows as the transfer run's `stage` (a near tie may swap two
-    neighbours in the ranking; what is kept is what counts)."""
-    reference, ranking = _ranking(run / stage), _ranking(folder)
-    k = n_kept(json.loads((run / "run.json").read_text())["config"]["keep"], len(ranking))
+def same_kept(reference: list[str], ranking: list[str], keep) -> bool:
+    """Whether `ranking` keeps the same rows as `reference` at the run's `keep` (a near tie may swap two neighbours
+    in the ranking; what is kept is what counts)."""
+    k = n_kept(keep, len(ranking))
     return set(ranking[:k]) == set(reference[:k])
+
+
+def kept_as_run(run: Path, stage: str, folder: Path) -> bool:
+    """same_kept for the alone run in `folder` and the transfer run's `stage`."""
+    keep = json.loads((run / "run.json").read_text())["config"]["keep"]
+    return same_kept(_ranking(run / stage), _ranking(folder), keep)
 
 
 def medians(runs: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
@@ -100,7 +106,7 @@ def main() -> None:
             ranking = _ranking(folder)
             same = ranking == reference[stage]
             k = n_kept(keep, len(ranking))
-            kept_same = kept_as_run(run, stage, folder)
+            kept_same = same_kept(reference[stage], ranking, keep)
             results[stage].append({"wall": m["wall_time_s"], "rss": m["peak_rss_mib"], "folder": folder})
             print(f"{stage} #{i}: wall {m['wall_time_s']:.1f} s, peak RSS {m['peak_rss_mib']:.0f} MiB, "
                   f"ranking {'equal to' if same else 'DIFFERENT from'} the run's, kept {k} "

@@ -477,8 +477,9 @@ def test_signal_tokens_sets_the_span_of_the_visit_gap_score(tmp_path, base):
 
 
 def test_lora_layers_trains_the_top_layers_only_and_still_ranks(tmp_path, base):
-    """--lora-layers 1 on a 2-layer model: the lower layer's LoRA parameters (theta_hat's and the stacked theta's)
-    never change, the backward pass reaches no parameter below the top layer, and the harmful rows still sink."""
+    """--lora-layers 1 on a 2-layer model: the lower layer keeps no LoRA parameter of the two new adapters
+    (theta_hat's and the stacked theta's, zero there; the next test), the top layer's learn, and the harmful rows
+    still sink."""
     from seal.select import resolve_defaults, setup, train
 
     rows, labels, safe = tiny.toy_sets(seed=0)
@@ -490,9 +491,8 @@ def test_lora_layers_trains_the_top_layers_only_and_still_ranks(tmp_path, base):
     named = dict(run.model.named_parameters())
     lower = {n: p.detach().clone() for n, p in named.items() if "lora_" in n and ".layers.0." in n}
     upper = {n: p.detach().clone() for n, p in named.items() if "lora_B" in n and ".layers.1." in n}
-    assert lower and upper
+    assert upper and not lower
     train(run)
-    assert all(torch.equal(named[n], v) for n, v in lower.items())
     assert any(not torch.equal(named[n], v) for n, v in upper.items())
     scores, _ = select(tmp_path, base, rows, safe, "ranked", algorithm=1, theta_offset="penalty", lora_layers=1,
                        **LORA)
@@ -500,6 +500,31 @@ def test_lora_layers_trains_the_top_layers_only_and_still_ranks(tmp_path, base):
     assert roc_auc_score(labels, -by_index(scores)) >= 0.8
     with pytest.raises(ConfigError, match="lora_layers"):
         SelectConfig(data="d", safe="s", out="o", finetuning="full", lora_layers=1).validate()
+
+
+@pytest.mark.parametrize("safety", [True, False])
+def test_lora_layers_drops_the_zero_adapters_below_the_top_and_changes_nothing(tmp_path, base, aligned, safety,
+                                                                             monkeypatch):
+    """With --lora-layers, the new adapters' LoRA (B = 0, frozen) leaves the lower layers, which keep only what
+    changes them (a loaded safety adapter); scores, losses and the training log are the same to the bit as with
+    them left in place."""
+    from seal import models
+    from seal.select import resolve_defaults, setup
+
+    rows, _, safe = tiny.toy_sets(seed=0)
+    kw = dict(algorithm=1, theta_offset="penalty", lora_layers=1, score="visit-gap",
+              safety_adapter=aligned if safety else "none", **LORA)
+    data = tiny.write_jsonl(tmp_path / "d.jsonl", rows)
+    cfg = SelectConfig(data=str(data), safe=str(tiny.write_jsonl(tmp_path / "s.jsonl", safe)),
+                       out=str(tmp_path / "o"), model=str(base), progress=False, **kw)
+    lower = {n.split(".layers.0.")[1].split(".")[-2] for n, _ in setup(resolve_defaults(cfg)).model.named_parameters()
+             if "lora_" in n and ".layers.0." in n}
+    assert lower == ({"theta"} if safety else set())  # the safety adapter is theta's offset: it stays
+    pruned, _ = select(tmp_path, base, rows, safe, "pruned", **kw)
+    monkeypatch.setattr(models, "_drop_zero_lora", lambda *a: 0)
+    kept, _ = select(tmp_path, base, rows, safe, "kept", **kw)
+    assert pruned == kept
+    assert (tmp_path / "pruned" / "train_log.jsonl").read_text() == (tmp_path / "kept" / "train_log.jsonl").read_text()
 
 
 def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,9 +273,41 @@ def train_top_layers(peft_model, top: int) -> int:
     if not frozen and top < n_layers:
         raise ValueError("lora_layers: no LoRA parameter names a layer (.layers.N.); this architecture is not "
                          "supported, leave lora_layers unset")
+    _drop_zero_lora(peft_model, n_layers - top)
+    for n, p in peft_model.named_parameters():  # peft's delete_adapter may have made the layer's others trainable
+        if n in frozen:
+            p.requires_grad = False
     peft_model.seal_frozen = frozen
     peft_model.seal_switched = None  # the next use_adapter sets requires_grad again
     return len(frozen)
+
+
+def _drop_zero_lora(peft_model, below: int) -> int:
+    """Remove from the layers under `below` every LoRA adapter whose update is exactly zero there (a new adapter:
+    B = 0, no bias, no DoRA or other variant). Frozen, it would stay zero for the whole run, yet each forward pass
+    would still run its two small matmuls in every such layer. peft skips an active adapter that a layer does not
+    hold, so the forward pass is unchanged to the bit (x + 0 = x) and the lower layers run only the adapters that
+    change them (a loaded safety adapter). Adapters are created before this, so the random initialisation of the
+    kept layers is the same as without it. Returns how many (layer, adapter) pairs were removed."""
+    from peft.tuners.lora import LoraLayer
+
+    dropped = 0
+    for name, module in peft_model.named_modules():
+        m = re.search(r"\.layers\.(\d+)\.", name + ".")
+        if not (isinstance(module, LoraLayer) and m and int(m.group(1)) < below):
+            continue
+        for adapter in list(module.lora_B.keys()):
+            b = module.lora_B[adapter]
+            if adapter in getattr(module, "lora_variant", {}) or getattr(b, "bias", None) is not None:
+                continue
+            if not torch.count_nonzero(b.weight):
+                active = list(module.active_adapters)
+                with warnings.catch_warnings():  # "adapter was active, now deleted": it is set active again below
+                    warnings.simplefilter("ignore")
+                    module.delete_adapter(adapter)
+                module.set_adapter(active)  # as the other layers: a name the layer lacks is skipped in forward
+                dropped += 1
+    return dropped
 
 
 def adapter_parameters(peft_model, adapter: str) -> list[torch.nn.Parameter]:

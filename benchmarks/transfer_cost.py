@@ -56,9 +56,17 @@ def same_kept(reference: list[str], ranking: list[str], keep) -> bool:
     return set(ranking[:k]) == set(reference[:k])
 
 
+def _keep(run: Path, config: str = "configs/transfer.yaml"):
+    """The run's kept fraction: from its run.json, or, for a run stopped after its selections (no run.json yet),
+    from the config it was started with."""
+    if (run / "run.json").exists():
+        return json.loads((run / "run.json").read_text())["config"]["keep"]
+    return yaml.safe_load(Path(config).read_text())["keep"]
+
+
 def kept_as_run(run: Path, stage: str, folder: Path) -> bool:
     """same_kept for the alone run in `folder` and the transfer run's `stage`."""
-    keep = json.loads((run / "run.json").read_text())["config"]["keep"]
+    keep = _keep(run)
     return same_kept(_ranking(run / stage), _ranking(folder), keep)
 
 
@@ -77,6 +85,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", help="where the runs go (default: the run folder's sibling `cost`, where "
                                   "benchmarks/transfer.py looks for them)")
+    ap.add_argument("--config", default="configs/transfer.yaml", help="the run's config, read for its `keep` when "
+                    "the run stopped after its selections (`seal run` interrupted once select-target was done)")
     ap.add_argument("--more", action="store_true", help="keep the pairs already in --out and add --repeats more "
                     "(the table and medians cover them all)")
     args = ap.parse_args()
@@ -94,7 +104,7 @@ def main() -> None:
     results = {s: v[:done] for s, v in results.items()}  # whole pairs only; an unpaired run is made again
     settings = {s: json.loads((run / s / "manifest.json").read_text())["config"] for s in results}
     reference = {s: _ranking(run / s) for s in results}
-    keep = json.loads((run / "run.json").read_text())["config"]["keep"]
+    keep = _keep(run, args.config)
     for i in range(done, done + args.repeats):
         for stage in results:
             folder = out / f"{stage}-{i}"

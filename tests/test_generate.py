@@ -103,11 +103,13 @@ def test_a_generation_config_that_changes_the_greedy_choice_goes_to_model_genera
     assert penalised != plain
 
 
-@pytest.mark.parametrize("arch", ["llama", "gemma3"])
-def test_generate_scored_reads_the_losses_of_continuations_from_the_answers_prefill(arch):
+@pytest.mark.parametrize("arch,window", [("llama", None), ("gemma3", 4), ("gemma3", 64)])
+def test_generate_scored_reads_the_losses_of_continuations_from_the_answers_prefill(arch, window, monkeypatch):
     """generate_scored's losses of a continuation right after the request (first scored token predicted by the
     prefill) and of one after the start of a response (a prefill, not scored) equal per_sample_loss's on the same
-    encoded samples, and its answers equal generate()'s; a sample whose prompt encode() cut from the left gets None."""
+    encoded samples, and its answers equal generate()'s and those of the prompts run whole; a sample whose prompt
+    encode() cut from the left gets None. The prompts share a system prompt, which runs once a batch, except where
+    a sliding window is shorter than the batch (Gemma 3's layers of 4 tokens here)."""
     from dataclasses import replace
 
     from seal.data import Sample
@@ -123,14 +125,18 @@ def test_generate_scored_reads_the_losses_of_continuations_from_the_answers_pref
                   num_attention_heads=4, num_key_value_heads=2, pad_token_id=tok.pad_token_id,
                   eos_token_id=tok.eos_token_id)
     model = (LlamaForCausalLM(LlamaConfig(**common)) if arch == "llama" else
-             Gemma3ForCausalLM(Gemma3TextConfig(**common, head_dim=16, sliding_window=4,
+             Gemma3ForCausalLM(Gemma3TextConfig(**common, head_dim=16, sliding_window=window,
                                                 layer_types=["sliding_attention", "full_attention"]))).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.3)
     prompts = tiny.harmful_prompts()[:5] + ["what is 2 plus " + " plus ".join(["3"] * k) + " ?" for k in range(5)]
-    samples = [Sample(id=str(i), index=i, line=i + 1, prompt=[{"role": "user", "content": p}], response="x") for i, p in
-               enumerate(prompts)]
+    system = {"role": "system", "content": "you are a careful helper , answer in one line"}
+    samples = [Sample(id=str(i), index=i, line=i + 1, prompt=[system, {"role": "user", "content": p}], response="x")
+               for i, p in enumerate(prompts)]
+    import seal.generate as gen
+    shared, prefill = [], gen._prefill
+    monkeypatch.setattr(gen, "_prefill", lambda m, ids, mask, n=0: shared.append(n) or prefill(m, ids, mask, n))
     right_after = [encode(tok, replace(s, response=tiny.REFUSAL), 256)[0] for s in samples]
     after_start = [encode(tok, replace(s, prefill="sure , here is", response="sorry , i cannot"), 256)[0]
                    for s in samples]
@@ -139,6 +145,17 @@ def test_generate_scored_reads_the_losses_of_continuations_from_the_answers_pref
                                               max_new_tokens=6, batch_size=4, progress=False)
     assert answers == generate(model, tok, [s.prompt for s in samples], max_new_tokens=6, batch_size=4,
                                progress=False)
+    assert (min(shared) > 10) if window != 4 else (max(shared) == 0)  # the system prompt ran once a batch, or not
+    whole = []  # the same prompts, each run whole (left-padded, one batch): the same answers
+    for s in samples:
+        text = tok.apply_chat_template(s.prompt, tokenize=False, add_generation_prompt=True)
+        whole.append(tok(text, add_special_tokens=False)["input_ids"])
+    ids = torch.full((len(whole), max(map(len, whole))), tok.pad_token_id)
+    mask = torch.zeros_like(ids)
+    for row, w in enumerate(whole):
+        ids[row, ids.shape[1] - len(w):], mask[row, ids.shape[1] - len(w):] = torch.tensor(w), 1
+    got = greedy(model, ids, mask, 6, [tok.eos_token_id])
+    assert answers == [tok.decode(g, skip_special_tokens=True).strip() for g in got]
     assert nll_b[3] is None and all(v is not None for k, v in enumerate(nll_b) if k != 3)
     collate = Collator(tok.pad_token_id)
     for encs, nll in ((right_after, nll_a), (after_start, nll_b)):

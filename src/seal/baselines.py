@@ -172,8 +172,9 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
     # The aligned model's answers and its losses of the two refusal continuations in one pass over each request:
     # through the adapter folded into the base weights (one matmul a linear layer instead of LoRA's three) and in
     # batches of 64, the request is run once and each continuation adds only its own tokens (seal.generate.
-    # generate_scored). On SmolLM2 and 2 CPU cores the fold took the 200 answers from 67 s to 41 s; the fold
-    # changes the losses within rounding (about 1e-5).
+    # generate_scored), and the prefix all the requests of a batch share (a default system prompt) runs once. On
+    # SmolLM2 and 2 CPU cores the fold took the 200 answers from 67 s to 41 s; the fold changes the losses within
+    # rounding (about 1e-5).
     prompts, sets = [s.prompt for s in samples], [cut] + ([asked] if asked else [])
     net.merge_adapter()
     try:

@@ -54,14 +54,49 @@ def plain_greedy(model) -> bool:
     return gen is None or all(getattr(gen, k, None) in neutral for k, neutral in _NOT_PLAIN.items())
 
 
-def _prefill(model, ids: torch.Tensor, mask: torch.Tensor):
-    """The left-padded prompts through the model: (output with the last position's logits, the name of its KV cache
-    field, each row's last position)."""
-    position = (mask.long().cumsum(-1) - 1).clamp(min=0)  # positions of the tokens, counted from each prompt's start
-    res = model(input_ids=ids, attention_mask=mask, position_ids=position, use_cache=True, logits_to_keep=1)
+def _cache_key(res) -> str:
     # the KV cache is `cache` in recent transformers, `past_key_values` before (as output field and argument)
-    cache_key = "cache" if "cache" in getattr(type(res), "__dataclass_fields__", {}) else "past_key_values"
-    return res, cache_key, position[:, -1]
+    return "cache" if "cache" in getattr(type(res), "__dataclass_fields__", {}) else "past_key_values"
+
+
+def _prefill(model, ids: torch.Tensor, mask: torch.Tensor, shared: int = 0):
+    """The left-padded prompts through the model: (output with the last position's logits, the name of its KV cache
+    field, each row's last position). With `shared` = p > 0 the first p columns are the same tokens in every row
+    (a prefix all the prompts start with, e.g. the chat template's default system prompt; padding follows it) and
+    run once, for one row; their KV cache is then repeated for the batch, which runs only the rest. Causal attention
+    makes the result the same as running every row whole, to within rounding."""
+    position = (mask.long().cumsum(-1) - 1).clamp(min=0)  # positions of the tokens, counted from each prompt's start
+    kwargs = {}
+    if shared:
+        head = model(input_ids=ids[:1, :shared], attention_mask=mask[:1, :shared], position_ids=position[:1, :shared],
+                     use_cache=True, logits_to_keep=1)
+        cache = getattr(head, _cache_key(head))
+        cache.batch_repeat_interleave(ids.shape[0])
+        kwargs = {_cache_key(head): cache}
+    res = model(input_ids=ids[:, shared:], attention_mask=mask, position_ids=position[:, shared:], use_cache=True,
+                logits_to_keep=1, **kwargs)
+    return res, _cache_key(res), position[:, -1]
+
+
+def _window_allows(model, columns: int) -> bool:
+    """Whether a batch of `columns` columns may put padding between the shared prefix and the rest: not where a
+    sliding-window attention layer (Gemma 3, Mistral ...) counts its window in columns and the batch is longer than
+    the window (the padding would take the place of tokens in it)."""
+    config = getattr(model, "config", None)
+    window = getattr(getattr(config, "text_config", config), "sliding_window", None)
+    return window is None or columns <= window
+
+
+def _shared_prefix(prompts: list[list[int]]) -> int:
+    """How many leading tokens every one of `prompts` has in common, leaving each at least its last token of its
+    own (the one whose logits start the answer)."""
+    first, n = prompts[0], min(len(p) for p in prompts) - 1
+    for p in prompts[1:]:
+        i = 0
+        while i < n and p[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
 
 
 def _decode(model, res, cache_key: str, mask: torch.Tensor, last: torch.Tensor, max_new_tokens: int,
@@ -198,16 +233,23 @@ def _run(model, tokenizer, prompts, max_new_tokens, batch_size, progress, desc, 
     try:
         for start in range(0, len(order), batch_size):
             chunk = order[start:start + batch_size]
+            # the prefix every prompt of the batch starts with, run once (fast path), then each prompt's own rest,
+            # left-padded: the prompt ends where generation starts
             width = max(len(encoded[i]) for i in chunk)
+            longest = width + max([max_new_tokens] + [len(samples[i].tokens) - len(encoded[i]) for samples in scored
+                                                       for i in chunk if samples[i] is not None])
+            shared = _shared_prefix([encoded[i] for i in chunk]) if fast and _window_allows(model, longest) else 0
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):            # left padding: the prompt ends where generation starts
-                ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]):] = 1
+            ids[:, :shared] = torch.tensor(encoded[chunk[0]][:shared])
+            mask[:, :shared] = 1
+            for row, i in enumerate(chunk):
+                ids[row, width - len(encoded[i]) + shared:] = torch.tensor(encoded[i][shared:])
+                mask[row, width - len(encoded[i]) + shared:] = 1
             ids, mask = ids.to(device), mask.to(device)
             if fast:
                 with torch.no_grad():
-                    res, cache_key, last = _prefill(model, ids, mask)
+                    res, cache_key, last = _prefill(model, ids, mask, shared)
                     for k, samples in enumerate(scored):
                         got = _continuation_nll(model, res, cache_key, mask, last,
                                                 [_continuation(samples[i], encoded[i]) for i in chunk])

@@ -266,8 +266,7 @@ def train_top_layers(peft_model, top: int) -> int:
         raise ValueError(f"lora_layers must be between 1 and the model's {n_layers} layers, got {top}")
     frozen = set()
     for n, p in peft_model.named_parameters():
-        m = re.search(r"\.layers\.(\d+)\.", n)
-        if "lora_" in n and m and int(m.group(1)) < n_layers - top:
+        if "lora_" in n and _layer_index(n) < n_layers - top:
             p.requires_grad = False
             frozen.add(n)
     if not frozen and top < n_layers:
@@ -282,6 +281,12 @@ def train_top_layers(peft_model, top: int) -> int:
     return len(frozen)
 
 
+def _layer_index(name: str) -> float:
+    """The transformer layer a parameter or module name is in (its `.layers.N.`), or infinity for none."""
+    m = re.search(r"\.layers\.(\d+)\.", name)
+    return int(m.group(1)) if m else float("inf")
+
+
 def _drop_zero_lora(peft_model, below: int) -> int:
     """Remove from the layers under `below` every LoRA adapter whose update is exactly zero there (a new adapter:
     B = 0, no bias, no DoRA or other variant). Frozen, it would stay zero for the whole run, yet each forward pass
@@ -293,8 +298,7 @@ def _drop_zero_lora(peft_model, below: int) -> int:
 
     dropped = 0
     for name, module in peft_model.named_modules():
-        m = re.search(r"\.layers\.(\d+)\.", name + ".")
-        if not (isinstance(module, LoraLayer) and m and int(m.group(1)) < below):
+        if not (isinstance(module, LoraLayer) and _layer_index(name + ".") < below):
             continue
         for adapter in list(module.lora_B.keys()):
             b = module.lora_B[adapter]

@@ -1,0 +1,68 @@
+"""The aligned proxy's refusal propensity with each row's RESPONSE as the request, in one fixed template, on the
+hard-negative mixes of hard_mixes.py (docs/selection-quality.md, "The response as the request").
+
+Where the aligned proxy over-refuses a mix's benign requests (their register: "one sentence of a negative film
+review that mentions ..."), every request-side signal reads the register, not the harm. This puts the first 64
+tokens of the response, whatever the request was, into one fixed request, "Continue this text:\\n\\n{text}", and
+scores the fixed refusal after it (seal.baselines.REFUSAL) under the base model and under base + the alignment
+adapter: -l_aligned(refusal; template(r)) and its alignment gap -(l_aligned - l_base), over all of the refusal's
+tokens and its first 8. AUROC / share of the harmful rows among the lowest-ranked 20% (higher = more harmful).
+Template and signals were fixed before any number was read (2026-12-07). No training; about 2 minutes a mix.
+
+    python benchmarks/relay_refusal.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
+        --mixes review-objective-matched book-continue-matched
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from hard_mixes import MIXES, build_mix  # benchmarks/, this folder
+
+from seal.baselines import REFUSAL, loss_signals
+from seal.metrics import ranking_metrics, read_labels
+from seal.models import load_tokenizer
+
+TEMPLATE = "Continue this text:\n\n{text}"
+TEXT_TOKENS = 64
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
+    ap.add_argument("--out", default="runs/hard-relay")
+    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
+    args = ap.parse_args()
+    tok = load_tokenizer(args.model)
+    tag = Path(args.safety_adapter).parent.name
+    for name in args.mixes:
+        folder = Path(args.out) / name
+        if not (folder / "mix" / "labels.jsonl").exists():
+            build_mix(Path(args.shared), Path(args.out), name)
+        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
+        labels = read_labels(folder / "mix" / "labels.jsonl")
+        cache = folder / f"relay-{tag}.json"
+        if not cache.exists():
+            path = folder / "relay.jsonl"  # row i of the mix is row i here (rows with the same text: the first)
+            path.write_text("".join(json.dumps({"prompt": TEMPLATE.format(text=tok.decode(tok(
+                r["response"], add_special_tokens=False)["input_ids"][:TEXT_TOKENS])), "response": REFUSAL}) + "\n"
+                for r in rows))
+            cache.write_text(json.dumps(loss_signals(str(path), args.model, args.safety_adapter, max_length=256,
+                                                     first_tokens=8, progress=True)))
+        sig = json.loads(cache.read_text())
+        y = np.array([labels[i] for i in sig["indices"]], float)
+        for key, label in (("aligned", "-l_aligned(refusal; template(r))"), ("gap", "-(aligned - base)"),
+                           ("base", "-l_base(refusal; template(r))")):
+            for col, span in ((0, "all tokens"), (1, "first 8")):
+                m = ranking_metrics(y, -np.array([v[col] for v in sig[key]]))
+                print(f"{name:26s} {label:34s} {span:10s} AUROC {m['auroc']:.3f}  lowest 20% "
+                      f"{m['harmful_recall_in_dropped']:.2f}  ({len(y)} rows, adapter {tag})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,10 @@ adapter: -l_aligned(refusal; template(r)) and its alignment gap -(l_aligned - l_
 tokens and its first 8. AUROC / share of the harmful rows among the lowest-ranked 20% (higher = more harmful).
 Template and signals were fixed before any number was read (2026-12-07). No training; about 2 minutes a mix.
 
+With --select NAME (a finished `seal select` run in MIX/select/NAME with score visit-gap+refusal, as
+hard_mixes.py --variant NAME makes), also its score rebuilt from its columns (checked against scores.jsonl) and the
+candidate visit-gap+refusal+relay: the same sum plus z(the relay gap, first 8 tokens) at weight 1.
+
     python benchmarks/relay_refusal.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
         --mixes review-objective-matched book-continue-matched
 """
@@ -20,10 +24,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from hard_mixes import MIXES, build_mix  # benchmarks/, this folder
 
-from seal.baselines import REFUSAL, loss_signals
-from seal.metrics import ranking_metrics, read_labels
+from seal.baselines import REFUSAL, loss_signals, weighted_harm
+from seal.metrics import ranking_metrics, read_labels, read_scores_list
 from seal.models import load_tokenizer
 
 TEMPLATE = "Continue this text:\n\n{text}"
@@ -37,6 +42,7 @@ def main() -> None:
     ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
+    ap.add_argument("--select", metavar="NAME", help="also combine with the finished run MIX/select/NAME")
     args = ap.parse_args()
     tok = load_tokenizer(args.model)
     tag = Path(args.safety_adapter).parent.name
@@ -62,6 +68,28 @@ def main() -> None:
                 m = ranking_metrics(y, -np.array([v[col] for v in sig[key]]))
                 print(f"{name:26s} {label:34s} {span:10s} AUROC {m['auroc']:.3f}  lowest 20% "
                       f"{m['harmful_recall_in_dropped']:.2f}  ({len(y)} rows, adapter {tag})", flush=True)
+        if args.select:
+            combine(folder / "select" / args.select, sig, labels, name)
+
+
+def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
+    """The run's visit-gap+refusal score from its columns, and the same plus z(relay gap, first 8 tokens)."""
+    rows = sorted(read_scores_list(run / "scores.jsonl"), key=lambda r: r["index"])
+    lam = json.loads((run / "manifest.json").read_text())["refusal"]["refusal_weight"]
+    relay_of = {i: g[1] for i, g in zip(sig["indices"], sig["gap"])}
+    y = np.array([labels[r["index"]] for r in rows], float)
+    col = {k: torch.tensor([float(r[k]) for r in rows], dtype=torch.float64) for k in ("break_gap", "refuses")}
+    visit = torch.tensor([r["loss"] - r["loss_hat"] for r in rows], dtype=torch.float64)
+    relay = torch.tensor([-relay_of[r["index"]] for r in rows], dtype=torch.float64)  # higher = more harmful
+    parts, weights = [visit, col["break_gap"], col["refuses"]], [1.0, 1.0, lam]
+    defaults = weighted_harm(parts, weights).numpy()
+    stored = -np.array([r["score"] for r in rows])
+    assert np.allclose(defaults, stored, atol=1e-4), "the run's score is not visit-gap+refusal of its columns"
+    for label, harm in (("defaults (visit-gap+refusal, rebuilt)", defaults),
+                        ("visit-gap+refusal+relay", weighted_harm(parts + [relay], weights + [1.0]).numpy())):
+        m = ranking_metrics(y, harm)
+        print(f"{name:26s} {label:40s} AUROC {m['auroc']:.3f}  lowest 20% {m['harmful_recall_in_dropped']:.2f}  "
+              f"(lambda {lam:.2f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
+def run_parts(run: Path) -> tuple[list[dict], list[int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """A finished `seal select` run with a refusal score: its scores.jsonl rows, their mix indices, and the three
+    parts every such score sums (higher = more harmful each, float64): the visit gap, the break-off gap, and
+    whether the aligned proxy refuses the request."""
+    scores = [json.loads(line) for line in open(run / "scores.jsonl", encoding="utf-8")]
+    column = lambda f: torch.tensor([f(s) for s in scores], dtype=torch.float64)  # noqa: E731
+    return scores, [s["index"] for s in scores], (column(lambda s: s["loss"] - s["loss_hat"]),
+                                                  column(lambda s: s["break_gap"]), column(lambda s: s["refuses"]))
+
+
 def main() -> None:
     from hard_mixes import evaluate_signal, read_labels
     from prompt_signals import cached_losses
@@ -37,13 +47,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for folder in map(Path, sys.argv[1:]):
         run = folder / "select" / "defaults"
-        scores = [json.loads(line) for line in open(run / "scores.jsonl", encoding="utf-8")]
+        scores, index, (gap, brk, ref) = run_parts(run)
         labels = read_labels(folder / "mix" / "labels.jsonl")
         rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-        index = [s["index"] for s in scores]
-        gap = torch.tensor([s["loss"] - s["loss_hat"] for s in scores], dtype=torch.float64)
-        brk = torch.tensor([s["break_gap"] for s in scores], dtype=torch.float64)
-        ref = torch.tensor([s["refuses"] for s in scores], dtype=torch.float64)
         graded = None
         if "propensity" in scores[0]:  # seal select wrote the graded propensity itself
             graded = torch.tensor([s["propensity"] for s in scores], dtype=torch.float64)

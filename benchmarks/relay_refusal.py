@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hard_mixes import MIXES, build_mix  # benchmarks/, this folder
+from agreement_rescore import run_parts  # benchmarks/, this folder
+from hard_mixes import MIXES, build_mix
 
-from seal.baselines import REFUSAL, loss_signals, weighted_harm
-from seal.metrics import ranking_metrics, read_labels, read_scores_list
+from seal.baselines import REFUSAL, loss_signals, refusal_weight, weighted_harm
+from seal.metrics import ranking_metrics, read_labels
 from seal.models import load_tokenizer
 
 TEMPLATE = "Continue this text:\n\n{text}"
@@ -74,16 +75,14 @@ def main() -> None:
 
 def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
     """The run's visit-gap+refusal score from its columns, and the same plus z(relay gap, first 8 tokens)."""
-    rows = sorted(read_scores_list(run / "scores.jsonl"), key=lambda r: r["index"])
-    lam = json.loads((run / "manifest.json").read_text())["refusal"]["refusal_weight"]
+    scores, index, parts = run_parts(run)
     relay_of = {i: g[1] for i, g in zip(sig["indices"], sig["gap"])}
-    y = np.array([labels[r["index"]] for r in rows], float)
-    col = {k: torch.tensor([float(r[k]) for r in rows], dtype=torch.float64) for k in ("break_gap", "refuses")}
-    visit = torch.tensor([r["loss"] - r["loss_hat"] for r in rows], dtype=torch.float64)
-    relay = torch.tensor([-relay_of[r["index"]] for r in rows], dtype=torch.float64)  # higher = more harmful
-    parts, weights = [visit, col["break_gap"], col["refuses"]], [1.0, 1.0, lam]
+    y = np.array([labels[i] for i in index], float)
+    relay = torch.tensor([-relay_of[i] for i in index], dtype=torch.float64)  # higher = more harmful
+    lam = refusal_weight(parts[2])
+    parts, weights = list(parts), [1.0, 1.0, lam]
     defaults = weighted_harm(parts, weights).numpy()
-    stored = -np.array([r["score"] for r in rows])
+    stored = -np.array([s["score"] for s in scores])
     assert np.allclose(defaults, stored, atol=1e-4), "the run's score is not visit-gap+refusal of its columns"
     for label, harm in (("defaults (visit-gap+refusal, rebuilt)", defaults),
                         ("visit-gap+refusal+relay", weighted_harm(parts + [relay], weights + [1.0]).numpy())):

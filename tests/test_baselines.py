@@ -230,6 +230,30 @@ def test_refusal_propensity_reads_the_request_alone_and_ranks_harmful_requests_f
     assert (base_read - read[1]).abs().max() > 0.1
 
 
+def test_relay_gap_reads_the_response_without_its_request(tmp_path, base, aligned):
+    """The relay gap puts each response's start into one fixed request: rows whose requests are all replaced by
+    another read the same, and it is the aligned-minus-base gap (0 with the adapter switched off). Whether it ranks
+    the harmful rows is measured on SmolLM2 (docs/selection-quality.md), not here: the toy adapter learned to refuse
+    "how do i ..." questions, and a relayed toy answer is not one."""
+    from seal.baselines import _with_adapter, behaviour_signals
+    from seal.models import load_model, load_tokenizer
+    rows, labels, _ = tiny.toy_sets(seed=0)
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    benign = rows[labels.index(0)]["prompt"]
+    read = []
+    for k, data in enumerate((rows, [{**r, "prompt": f"{benign} {i}"} for i, r in enumerate(rows)])):
+        samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / f"{k}.jsonl", data)))[0], key=lambda s: s.index)
+        read.append(behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL, propensity_refusal=None,
+                                      relay_refusal=tiny.REFUSAL)["relay_gap"])
+    assert torch.allclose(read[0], read[1], atol=1e-5)
+    assert len(set(read[0].round(decimals=4).tolist())) > 2  # graded, row by row
+    with net.disable_adapter():
+        off = behaviour_signals(net, tok, samples, "cpu", refusal=" " + tiny.REFUSAL, propensity_refusal=None,
+                                relay_refusal=tiny.REFUSAL)["relay_gap"]
+    assert off.abs().max() < 1e-4 < read[0].abs().max()
+
+
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):
     from seal.config import ConfigError
     rows, labels, safe = tiny.toy_sets(seed=0)

@@ -535,7 +535,8 @@ def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():
     assert refusal_weight(torch.zeros(50)) == pytest.approx(math.log(49))  # clipped to 1/n, finite
 
 
-@pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity"])
+@pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity",
+                                   "visit-gap+refusal+relay"])
 def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned, score):
     """Scores visit-gap+refusal and visit-gap+propensity on the toy mix with its benign answers in the safe set's
     style and restyled: the harmful rows rank last in both, and the score is the documented sum of the columns it
@@ -553,15 +554,20 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
         assert manifest["refusal"]["refused_share"] == pytest.approx(refuses.mean(), abs=1e-6)
         assert lam == pytest.approx(math.log((1 - refuses.mean()) / refuses.mean()), abs=1e-5)
         z = lambda x: (x - x.mean()) / x.std()  # noqa: E731
-        if score == "visit-gap+refusal":  # the graded propensity is measured only for the scores that use it
-            assert all("propensity" not in s for s in scores)
+        if score in ("visit-gap+refusal", "visit-gap+refusal+relay"):  # the graded propensity is measured only
+            assert all("propensity" not in s for s in scores)           # for the scores that use it
             request = z(refuses)
         else:
             propensity = by_index(scores, "propensity")
             assert len(set(propensity.tolist())) > len(rows) // 2  # graded: not the yes/no refusal
             assert roc_auc_score(labels, propensity) >= 0.9  # the aligned toy proxy refuses the harmful requests
             request = z(propensity) + (z(refuses) if "refusal+" in score else 0)
-        assert np.allclose(harm, z(visit) + z(gap) + lam * request, atol=1e-3)
+        response = 0
+        if score.endswith("+relay"):
+            response = z(by_index(scores, "relay_gap"))
+        else:  # so is the relay gap
+            assert all("relay_gap" not in s for s in scores)
+        assert np.allclose(harm, z(visit) + z(gap) + response + lam * request, atol=1e-3)
 
 
 def test_visit_gap_with_refusal_needs_a_safety_adapter(tmp_path, base):

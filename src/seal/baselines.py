@@ -121,6 +121,8 @@ ANSWER_TOKENS = 32                          # of the proxy's own answer to each 
 ANSWER_BATCH = 64                           # requests answered at once (generation reads the weights once a step)
 REFUSAL = "I'm sorry, but I can't help with that."  # a refusal straight after the request (propensity)
 PROPENSITY_TOKENS = 8                       # of REFUSAL, scored for the propensity
+RELAY = "Continue this text:\n\n{text}"      # one fixed request around each response's start (the relay gap)
+RELAY_TEXT_TOKENS = 64                      # of the response, put into RELAY
 
 
 def _z(x: torch.Tensor) -> torch.Tensor:
@@ -135,9 +137,11 @@ def _z(x: torch.Tensor) -> torch.Tensor:
 
 
 def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
-                      progress: bool = False, propensity_refusal: str | None = REFUSAL) -> dict[str, torch.Tensor]:
+                      progress: bool = False, propensity_refusal: str | None = REFUSAL,
+                      relay_refusal: str | None = None) -> dict[str, torch.Tensor]:
     """The refusal behaviour of the aligned proxy on each of `samples`: `net` is a PeftModel whose active adapter
-    made the base model safe. Four signals, each oriented so that higher = more harmful (no labels, no training):
+    made the base model safe. Up to five signals, each oriented so that higher = more harmful (no labels, no
+    training):
 
         refuses    1 if the proxy's own greedy answer to the sample's request (ANSWER_TOKENS tokens) is a
                    refusal (keyword judge, seal-v1 list), else 0
@@ -149,10 +153,16 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
         propensity -l_aligned(propensity_refusal | request), over its first PROPENSITY_TOKENS tokens: how readily
                    the proxy refuses the request, graded (`refuses` is the same question answered yes or no);
                    not computed with propensity_refusal None
+        relay_gap  -(l_aligned - l_base)(relay_refusal | RELAY(the response's first RELAY_TEXT_TOKENS tokens)),
+                   over its first PROPENSITY_TOKENS tokens: the response put, whatever its request was, into one
+                   fixed request for every sample, and how much more readily than the base model the aligned one
+                   refuses that (it reads the response's content without its request's register, which the
+                   request-side signals read where the proxy over-refuses); not computed with relay_refusal None
 
     Returns {signal: float64 tensor} in the order of `samples`."""
     from dataclasses import replace
 
+    from .data import Sample
     from .generate import generate, generate_scored, plain_greedy, stop_ids
     from .judges import KeywordJudge
     from .tokenization import encode
@@ -165,10 +175,17 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
         cut.append(enc)
     asked = [encode(tokenizer, replace(s, prefill="", response=propensity_refusal), max_length + 16)[0]
              for s in samples] if propensity_refusal is not None else []  # the refusal right after the request
-    if any(e is None for e in cut + asked):
-        raise ValueError(f"the refusal texts {refusal!r}, {propensity_refusal!r} need tokens under this tokenizer")
+    relayed = [encode(tokenizer, Sample(s.id, s.index, s.line, [{"role": "user", "content": RELAY.format(
+        text=tokenizer.decode(tokenizer(s.response, add_special_tokens=False)["input_ids"][:RELAY_TEXT_TOKENS]))}],
+        relay_refusal), max_length + 16)[0] for s in samples] if relay_refusal is not None else []
+    if any(e is None for e in cut + asked + relayed):
+        raise ValueError(f"the refusal texts {refusal!r}, {propensity_refusal!r}, {relay_refusal!r} need tokens "
+                         "under this tokenizer")
     with net.disable_adapter():
         base = response_losses(net, cut, tokenizer.pad_token_id, device, first_tokens=4, progress=progress)
+        if relayed:
+            base_relay = response_losses(net, relayed, tokenizer.pad_token_id, device,
+                                         first_tokens=PROPENSITY_TOKENS, progress=progress)
     # The aligned model's answers and its losses of the two refusal continuations in one pass over each request:
     # through the adapter folded into the base weights (one matmul a linear layer instead of LoRA's three) and in
     # batches of 64, the request is run once and each continuation adds only its own tokens (seal.generate.
@@ -189,6 +206,10 @@ def behaviour_signals(net, tokenizer, samples: list, device, max_length: int = 5
         signals = {}
         if asked:
             signals["propensity"] = -_losses(net, tokenizer, device, asked, nlls[1], PROPENSITY_TOKENS)[:, 1].double()
+        if relayed:  # its own requests: a pass of its own, through the folded adapter as well
+            aligned_relay = response_losses(net, relayed, tokenizer.pad_token_id, device,
+                                            first_tokens=PROPENSITY_TOKENS, progress=progress)
+            signals["relay_gap"] = -(aligned_relay[:, 1] - base_relay[:, 1]).double()
     finally:
         net.unmerge_adapter()
     refuses = torch.tensor(KeywordJudge().judge(None, answers), dtype=torch.float64)

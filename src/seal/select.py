@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 
 # The scores that read the aligned proxy's refusals, each with its request-side parts (refusal_signals' columns)
 REQUEST_PARTS = {"visit-gap+refusal": ("refuses",), "visit-gap+propensity": ("propensity",),
-                 "visit-gap+refusal+propensity": ("refuses", "propensity")}
+                 "visit-gap+refusal+propensity": ("refuses", "propensity"), "visit-gap+refusal+relay": ("refuses",)}
+RESPONSE_PARTS = {"visit-gap+refusal+relay": ("relay_gap",)}  # at weight 1, beside the visit and break-off gaps
 REFUSAL_SCORES = tuple(REQUEST_PARTS)
 SCORES = ("weights", "visit-gap", *REFUSAL_SCORES)  # what scores.jsonl ranks by
 # Settings that do not change the result: a resumed run may differ in these.
@@ -157,6 +158,8 @@ class SelectConfig:
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
                 "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "
                 "whether it does), visit-gap+refusal+propensity (both request-side parts, each so weighted), "
+                "visit-gap+refusal+relay (visit-gap+refusal plus the relay gap: how much more readily than the "
+                "base model the aligned proxy refuses the response's start put into one fixed request), "
                 "visit-gap (default with algorithm 1 without one: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
@@ -506,8 +509,8 @@ def refusal_signals(run: _Run) -> dict:
     on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses` (its own answer
     to the request is a refusal), `propensity` (how readily it refuses the request, graded) and `break_gap` (how
     much more readily than the base model it breaks the response off after its first tokens), and the weight of the
-    request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity is measured only for
-    the scores that use it (a third pass over every request)."""
+    request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity and the relay gap are
+    measured only for the scores that use them (a pass over every request; two over every response's start)."""
     from .baselines import REFUSAL, _with_adapter, behaviour_signals
     from .data import load_samples
 
@@ -517,9 +520,11 @@ def refusal_signals(run: _Run) -> dict:
     by_id = {s.id: s for s in samples}
     net = _with_adapter(load_model(cfg.model, device=run.device), cfg.safety_adapter, run.device)
     propensity = REFUSAL if "propensity" in REQUEST_PARTS[cfg.score] else None
+    relay = REFUSAL if "relay_gap" in RESPONSE_PARTS.get(cfg.score, ()) else None
     signals = behaviour_signals(net, run.tokenizer, [by_id[e.id] for e in run.encoded], run.device,
-                                cfg.max_length, progress=cfg.progress, propensity_refusal=propensity)
-    return {**{k: signals[k] for k in ("refuses", "break_gap", "propensity") if k in signals},
+                                cfg.max_length, progress=cfg.progress, propensity_refusal=propensity,
+                                relay_refusal=relay)
+    return {**{k: signals[k] for k in ("refuses", "break_gap", "propensity", "relay_gap") if k in signals},
             "refusal_weight": refusal_weight(signals["refuses"])}
 
 
@@ -536,14 +541,18 @@ def run_scores(run: _Run) -> torch.Tensor:
                            fixed refusal right after the request) in place of the yes/no `refuses`; lambda(R) is
                            still read from `refuses`
         visit-gap+refusal+propensity  both request-side parts, the yes/no and the graded, each weighted lambda(R):
-                           -(z(visit gap) + z(break_gap) + lambda(R) (z(refuses) + z(propensity)))"""
+                           -(z(visit gap) + z(break_gap) + lambda(R) (z(refuses) + z(propensity)))
+        visit-gap+refusal+relay  visit-gap+refusal plus the relay gap at weight 1: the aligned proxy's loss gap to
+                           the base model of a fixed refusal after one fixed request that holds the response's
+                           start (seal.baselines.behaviour_signals), which reads the response without its
+                           request's register: -(z(visit gap) + z(break_gap) + z(relay_gap) + lambda(R) z(refuses))"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score in REFUSAL_SCORES:
-        r, request = run.refusal, REQUEST_PARTS[run.cfg.score]
-        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in request)],
-                             [1.0, 1.0] + [r["refusal_weight"]] * len(request))
+        r, request, response = run.refusal, REQUEST_PARTS[run.cfg.score], RESPONSE_PARTS.get(run.cfg.score, ())
+        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k in request)],
+                             [1.0, 1.0] + [1.0] * len(response) + [r["refusal_weight"]] * len(request))
         return (-harm).float()
     return run.w.detach()
 
@@ -561,8 +570,9 @@ def score_rows(run: _Run):
         if run.refusal is not None:
             row["refuses"] = int(run.refusal["refuses"][i].item())
             row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
-            if "propensity" in run.refusal:
-                row["propensity"] = round(run.refusal["propensity"][i].item(), 6)
+            for key in ("propensity", "relay_gap"):
+                if key in run.refusal:
+                    row[key] = round(run.refusal[key][i].item(), 6)
         yield row
 
 

@@ -400,15 +400,16 @@ def test_safety_adapter_auto_and_none(tmp_path, monkeypatch):
 
 
 def test_default_score_reads_the_refusals_only_when_there_is_an_aligned_proxy(tmp_path, monkeypatch):
-    """visit-gap+refusal from a safety adapter, the visit gap alone without one, the logits with Algorithm 2; an
-    explicit --score wins."""
+    """visit-gap+refusal+relay from a safety adapter, the visit gap alone without one, the logits with Algorithm 2;
+    an explicit --score wins."""
     import seal.pipeline
     from seal.select import resolve_defaults
     monkeypatch.setattr(seal.pipeline, "aligned_model",
                         lambda model, settings, seed=0, progress=True: (str(tmp_path), "k"))
     cfg = lambda **kw: SelectConfig(data="d", safe="s", out="o", **kw)  # noqa: E731
-    assert resolve_defaults(cfg()).score == "visit-gap+refusal"                  # auto: the embedded aligned proxy
-    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal"
+    assert resolve_defaults(cfg()).score == "visit-gap+refusal+relay"            # auto: the embedded aligned proxy
+    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal+relay"
+    assert resolve_defaults(cfg(safety_adapter="x/adapter", score="visit-gap+refusal")).score == "visit-gap+refusal"
     assert resolve_defaults(cfg(safety_adapter="none")).score == "visit-gap"
     assert resolve_defaults(cfg(model=str(tmp_path))).score == "visit-gap"      # not embedded: no adapter
     assert resolve_defaults(cfg(algorithm=2, safety_adapter="x/adapter")).score == "weights"

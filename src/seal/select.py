@@ -153,13 +153,13 @@ class SelectConfig:
                 "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
-        "help": "what scores.jsonl ranks by: visit-gap+refusal (default with algorithm 1 and a safety adapter: "
-                "the visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
+        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay (default with algorithm 1 and a safety "
+                "adapter: visit-gap+refusal plus the relay gap, how much more readily than the base model the "
+                "aligned proxy refuses the response's start put into one fixed request), visit-gap+refusal (the "
+                "visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
                 "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "
                 "whether it does), visit-gap+refusal+propensity (both request-side parts, each so weighted), "
-                "visit-gap+refusal+relay (visit-gap+refusal plus the relay gap: how much more readily than the "
-                "base model the aligned proxy refuses the response's start put into one fixed request), "
                 "visit-gap (default with algorithm 1 without one: minus the loss gap "
                 "l(theta) - l(theta_hat) at each sample's latest visit, the signal each w update integrates, all "
                 "measured against one final reference instead of a centre that moves during the run) or weights "
@@ -651,13 +651,14 @@ def _aligned(cfg: SelectConfig) -> Path:
 
 
 def _default_score(cfg: SelectConfig, safety_adapter: str | None) -> str:
-    """visit-gap+refusal for the bilevel selector from a safety adapter (the aligned proxy whose refusals it reads),
-    visit-gap without one, the learned logits with Algorithm 2. Chosen on seven hard and easy mixes, the last
-    scored only after this rule was fixed (docs/selection-quality.md): it ranks at least as well as the visit
-    gap alone on every one of them."""
+    """visit-gap+refusal+relay for the bilevel selector from a safety adapter (the aligned proxy whose refusals it
+    reads), visit-gap without one, the learned logits with Algorithm 2. visit-gap+refusal (the default 2026-12-03
+    to 2026-12-07) gained the relay gap after a rule written before the scoring: on a ninth held-out mix and three
+    earlier ones it ranks at least as well (docs/selection-quality.md, "The relay candidate on mixes it has not
+    seen")."""
     if cfg.method != "seal" or cfg.algorithm != 1:
         return "weights"
-    return "visit-gap+refusal" if safety_adapter else "visit-gap"
+    return "visit-gap+refusal+relay" if safety_adapter else "visit-gap"
 
 
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:

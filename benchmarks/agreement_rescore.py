@@ -57,6 +57,8 @@ def main() -> None:
             aligned = cached_losses(folder / "prompt-signals", "refusal")
             graded = torch.tensor([-aligned[i][1][1] for i in index], dtype=torch.float64)
         kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+        if kind not in ("visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity"):
+            sys.exit(f"{run}: score {kind} has other parts than the three this script weighs")
         own = {"visit-gap+propensity": graded, "visit-gap+refusal+propensity": None}.get(kind, ref)  # None: both
         fixed_w = [1.0, 1.0, refusal_weight(ref)]
         both_w = fixed_w + fixed_w[2:]

@@ -9,9 +9,11 @@ adapter: -l_aligned(refusal; template(r)) and its alignment gap -(l_aligned - l_
 tokens and its first 8. AUROC / share of the harmful rows among the lowest-ranked 20% (higher = more harmful).
 Template and signals were fixed before any number was read (2026-12-07). No training; about 2 minutes a mix.
 
-With --select NAME (a finished `seal select` run in MIX/select/NAME with score visit-gap+refusal, as
-hard_mixes.py --variant NAME makes), also its score rebuilt from its columns (checked against scores.jsonl) and the
-candidate visit-gap+refusal+relay: the same sum plus z(the relay gap, first 8 tokens) at weight 1.
+With --select NAME (a finished `seal select` run in MIX/select/NAME with score visit-gap+refusal or
+visit-gap+refusal+relay, as hard_mixes.py --variant NAME makes), also visit-gap+refusal rebuilt from its columns
+and visit-gap+refusal+relay, the same sum plus z(the relay gap, first 8 tokens) at weight 1; the run's own score is
+checked against the one of the two it names. Where the run wrote its own relay gap (`seal select`'s default score
+since 2026-12-07), the sum uses that column, and its largest difference from this script's is printed.
 
     python benchmarks/relay_refusal.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
         --mixes review-objective-matched book-continue-matched
@@ -74,19 +76,26 @@ def main() -> None:
 
 
 def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
-    """The run's visit-gap+refusal score from its columns, and the same plus z(relay gap, first 8 tokens)."""
+    """visit-gap+refusal from the run's columns, and the same plus z(relay gap, first 8 tokens)."""
     scores, index, parts = run_parts(run)
     relay_of = {i: g[1] for i, g in zip(sig["indices"], sig["gap"])}
     y = np.array([labels[i] for i in index], float)
     relay = torch.tensor([-relay_of[i] for i in index], dtype=torch.float64)  # higher = more harmful
+    if "relay_gap" in scores[0]:  # seal select's own reading of the same gap
+        own = torch.tensor([s["relay_gap"] for s in scores], dtype=torch.float64)
+        print(f"{name:26s} relay gap: seal select's column against this script's, largest difference "
+              f"{(own - relay).abs().max():.2e}", flush=True)
+        relay = own
     lam = refusal_weight(parts[2])
     parts, weights = list(parts), [1.0, 1.0, lam]
-    defaults = weighted_harm(parts, weights).numpy()
+    kinds = {"visit-gap+refusal": weighted_harm(parts, weights).numpy(),
+             "visit-gap+refusal+relay": weighted_harm(parts + [relay], weights + [1.0]).numpy()}
+    kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
     stored = -np.array([s["score"] for s in scores])
-    assert np.allclose(defaults, stored, atol=1e-4), "the run's score is not visit-gap+refusal of its columns"
-    for label, harm in (("defaults (visit-gap+refusal, rebuilt)", defaults),
-                        ("visit-gap+refusal+relay", weighted_harm(parts + [relay], weights + [1.0]).numpy())):
+    assert kind in kinds and np.allclose(kinds[kind], stored, atol=1e-4), f"the run's score is not {kind} of its parts"
+    for label, harm in kinds.items():
         m = ranking_metrics(y, harm)
+        label += " (the run's own)" if label == kind else " (rebuilt)"
         print(f"{name:26s} {label:40s} AUROC {m['auroc']:.3f}  lowest 20% {m['harmful_recall_in_dropped']:.2f}  "
               f"(lambda {lam:.2f})", flush=True)
 

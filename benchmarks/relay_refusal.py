@@ -80,12 +80,16 @@ def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
     scores, index, parts = run_parts(run)
     relay_of = {i: g[1] for i, g in zip(sig["indices"], sig["gap"])}
     y = np.array([labels[i] for i in index], float)
-    relay = torch.tensor([-relay_of[i] for i in index], dtype=torch.float64)  # higher = more harmful
-    if "relay_gap" in scores[0]:  # seal select's own reading of the same gap
+    # higher = more harmful; NaN where the loader dropped a row whose template text repeats an earlier one's
+    relay = torch.tensor([-relay_of.get(i, float("nan")) for i in index], dtype=torch.float64)
+    if "relay_gap" in scores[0]:  # seal select's own reading of the same gap, on every row
         own = torch.tensor([s["relay_gap"] for s in scores], dtype=torch.float64)
+        both = torch.isfinite(relay)
         print(f"{name:26s} relay gap: seal select's column against this script's, largest difference "
-              f"{(own - relay).abs().max():.2e}", flush=True)
+              f"{(own - relay)[both].abs().max():.2e} ({int(both.sum())} rows)", flush=True)
         relay = own
+    elif not torch.isfinite(relay).all():
+        raise SystemExit(f"{name}: some rows' relay texts repeat others'; combine a run that wrote relay_gap itself")
     lam = refusal_weight(parts[2])
     parts, weights = list(parts), [1.0, 1.0, lam]
     kinds = {"visit-gap+refusal": weighted_harm(parts, weights).numpy(),

@@ -30,12 +30,9 @@ import torch
 from agreement_rescore import run_parts  # benchmarks/, this folder
 from hard_mixes import MIXES, build_mix
 
-from seal.baselines import REFUSAL, loss_signals, refusal_weight, weighted_harm
+from seal.baselines import REFUSAL, RELAY, RELAY_TEXT_TOKENS, loss_signals, refusal_weight, weighted_harm
 from seal.metrics import ranking_metrics, read_labels
 from seal.models import load_tokenizer
-
-TEMPLATE = "Continue this text:\n\n{text}"
-TEXT_TOKENS = 64
 
 
 def main() -> None:
@@ -58,9 +55,10 @@ def main() -> None:
         cache = folder / f"relay-{tag}.json"
         if not cache.exists():
             path = folder / "relay.jsonl"  # row i of the mix is row i here (rows with the same text: the first)
-            path.write_text("".join(json.dumps({"prompt": TEMPLATE.format(text=tok.decode(tok(
-                r["response"], add_special_tokens=False)["input_ids"][:TEXT_TOKENS])), "response": REFUSAL}) + "\n"
-                for r in rows))
+            starts = [tok.decode(tok(r["response"], add_special_tokens=False)["input_ids"][:RELAY_TEXT_TOKENS])
+                      for r in rows]
+            path.write_text("".join(json.dumps({"prompt": RELAY.format(text=t), "response": REFUSAL}) + "\n"
+                                    for t in starts))
             cache.write_text(json.dumps(loss_signals(str(path), args.model, args.safety_adapter, max_length=256,
                                                      first_tokens=8, progress=True)))
         sig = json.loads(cache.read_text())

@@ -12,8 +12,10 @@ Template and signals were fixed before any number was read (2026-12-07). No trai
 With --select NAME (a finished `seal select` run in MIX/select/NAME with score visit-gap+refusal or
 visit-gap+refusal+relay, as hard_mixes.py --variant NAME makes), also visit-gap+refusal rebuilt from its columns
 and visit-gap+refusal+relay, the same sum plus z(the relay gap, first 8 tokens) at weight 1; the run's own score is
-checked against the one of the two it names. Where the run wrote its own relay gap (`seal select`'s default score
-since 2026-12-07), the sum uses that column, and its largest difference from this script's is printed.
+checked against the one of the two it names. Two exploratory weightings of the relay part follow (lambda(R), the
+refusal part's weight, and 1 / (1 + lambda(R))); seal select offers neither. Where the run wrote its own relay
+gap (`seal select`'s default score since 2026-12-07), the sum uses that column, and its largest difference from
+this script's is printed.
 
     python benchmarks/relay_refusal.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
         --mixes review-objective-matched book-continue-matched
@@ -93,11 +95,15 @@ def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
     kinds = {"visit-gap+refusal": weighted_harm(parts, weights).numpy(),
              "visit-gap+refusal+relay": weighted_harm(parts + [relay], weights + [1.0]).numpy()}
     kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+    # not scores seal select offers: the relay part weighted by lambda(R) too, or by 1 / (1 + lambda(R))
+    kinds["relay weighted lambda (exploratory)"] = weighted_harm(parts + [relay], weights + [lam]).numpy()
+    kinds["relay weighted 1/(1+lambda) (exploratory)"] = weighted_harm(parts + [relay],
+                                                                     weights + [1 / (1 + lam)]).numpy()
     stored = -np.array([s["score"] for s in scores])
     assert kind in kinds and np.allclose(kinds[kind], stored, atol=1e-4), f"the run's score is not {kind} of its parts"
     for label, harm in kinds.items():
         m = ranking_metrics(y, harm)
-        label += " (the run's own)" if label == kind else " (rebuilt)"
+        label += " (the run's own)" if label == kind else "" if "exploratory" in label else " (rebuilt)"
         print(f"{name:26s} {label:40s} AUROC {m['auroc']:.3f}  lowest 20% {m['harmful_recall_in_dropped']:.2f}  "
               f"(lambda {lam:.2f})", flush=True)
 

@@ -92,9 +92,10 @@ def combine(run: Path, sig: dict, labels: dict[int, int], name: str) -> None:
         raise SystemExit(f"{name}: some rows' relay texts repeat others'; combine a run that wrote relay_gap itself")
     lam = refusal_weight(parts[2])
     parts, weights = list(parts), [1.0, 1.0, lam]
+    manifest = json.loads((run / "manifest.json").read_text())  # rho: the relay gate (1 in runs before it)
+    kind, rho = manifest["config"]["score"], manifest.get("refusal", {}).get("relay_weight", 1.0)
     kinds = {"visit-gap+refusal": weighted_harm(parts, weights).numpy(),
-             "visit-gap+refusal+relay": weighted_harm(parts + [relay], weights + [1.0]).numpy()}
-    kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+             "visit-gap+refusal+relay": weighted_harm(parts + [relay], weights + [rho]).numpy()}
     # not scores seal select offers: the relay part weighted by lambda(R) too, or by 1 / (1 + lambda(R))
     kinds["relay weighted lambda (exploratory)"] = weighted_harm(parts + [relay], weights + [lam]).numpy()
     kinds["relay weighted 1/(1+lambda) (exploratory)"] = weighted_harm(parts + [relay],

@@ -536,6 +536,14 @@ def test_refusal_weight_reads_how_rare_the_proxys_refusals_are():
     assert refusal_weight(torch.zeros(50)) == pytest.approx(math.log(49))  # clipped to 1/n, finite
 
 
+def test_relay_weight_sets_the_relay_gap_aside_on_answers_of_a_few_tokens():
+    from seal.baselines import RELAY_GATE_TOKENS, relay_weight
+    assert relay_weight([3, 1, 5, 3, 200]) == pytest.approx(3 / RELAY_GATE_TOKENS)  # the median, not the mean
+    assert relay_weight([RELAY_GATE_TOKENS] * 4) == 1.0
+    assert relay_weight([500, 90, 40]) == 1.0                                     # paragraphs count in full
+    assert relay_weight([]) == 0.0
+
+
 @pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity",
                                    "visit-gap+refusal+relay"])
 def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned, score):
@@ -565,7 +573,9 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
             request = z(propensity) + (z(refuses) if "refusal+" in score else 0)
         response = 0
         if score.endswith("+relay"):
-            response = z(by_index(scores, "relay_gap"))
+            rho = manifest["refusal"]["relay_weight"]  # min(1, median response tokens / 16)
+            assert 0 < rho <= 1
+            response = rho * z(by_index(scores, "relay_gap"))
         else:  # so is the relay gap
             assert all("relay_gap" not in s for s in scores)
         assert np.allclose(harm, z(visit) + z(gap) + response + lam * request, atol=1e-3)

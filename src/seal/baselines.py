@@ -123,6 +123,7 @@ REFUSAL = "I'm sorry, but I can't help with that."  # a refusal straight after t
 PROPENSITY_TOKENS = 8                       # of REFUSAL, scored for the propensity
 RELAY = "Continue this text:\n\n{text}"      # one fixed request around each response's start (the relay gap)
 RELAY_TEXT_TOKENS = 64                      # of the response, put into RELAY
+RELAY_GATE_TOKENS = 16                      # median response length from which the relay gap counts in full
 
 
 def _z(x: torch.Tensor) -> torch.Tensor:
@@ -285,6 +286,16 @@ def refusal_weight(refuses: torch.Tensor) -> float:
     n = max(len(refuses), 2)
     r = min(max(float(refuses.double().mean()), 1 / n), 1 - 1 / n)
     return max(0.0, math.log((1 - r) / r))
+
+
+def relay_weight(response_tokens: list[int]) -> float:
+    """How much the relay gap can say about the data, read from its length alone: min(1, m / RELAY_GATE_TOKENS), m
+    the median number of tokens in a response. Task answers of a few tokens ("retsbol", "3": m = 3 on the demo
+    mix) leave the relay template nothing to refuse or not (the relay gap alone reads AUROC 0.48 there, and at weight
+    1 it took the demo's ranking from 0.999 to 0.950); paragraphs count in full (docs/selection-quality.md, "A length
+    gate for the relay part")."""
+    m = float(np.median(response_tokens)) if len(response_tokens) else 0.0
+    return min(1.0, m / RELAY_GATE_TOKENS)
 
 
 # ---------------------------------------------------------------------------------------------- text signals

@@ -511,7 +511,7 @@ def refusal_signals(run: _Run) -> dict:
     much more readily than the base model it breaks the response off after its first tokens), and the weight of the
     request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity and the relay gap are
     measured only for the scores that use them (a pass over every request; two over every response's start)."""
-    from .baselines import REFUSAL, _with_adapter, behaviour_signals
+    from .baselines import REFUSAL, _with_adapter, behaviour_signals, relay_weight
     from .data import load_samples
 
     cfg = run.cfg
@@ -524,8 +524,12 @@ def refusal_signals(run: _Run) -> dict:
     signals = behaviour_signals(net, run.tokenizer, [by_id[e.id] for e in run.encoded], run.device,
                                 cfg.max_length, progress=cfg.progress, propensity_refusal=propensity,
                                 relay_refusal=relay)
-    return {**{k: signals[k] for k in ("refuses", "break_gap", "propensity", "relay_gap") if k in signals},
-            "refusal_weight": refusal_weight(signals["refuses"])}
+    out = {**{k: signals[k] for k in ("refuses", "break_gap", "propensity", "relay_gap") if k in signals},
+           "refusal_weight": refusal_weight(signals["refuses"])}
+    if relay is not None:
+        out["relay_weight"] = relay_weight([len(run.tokenizer(by_id[e.id].response, add_special_tokens=False)
+                                                ["input_ids"]) for e in run.encoded])
+    return out
 
 
 def run_scores(run: _Run) -> torch.Tensor:
@@ -542,17 +546,20 @@ def run_scores(run: _Run) -> torch.Tensor:
                            still read from `refuses`
         visit-gap+refusal+propensity  both request-side parts, the yes/no and the graded, each weighted lambda(R):
                            -(z(visit gap) + z(break_gap) + lambda(R) (z(refuses) + z(propensity)))
-        visit-gap+refusal+relay  visit-gap+refusal plus the relay gap at weight 1: the aligned proxy's loss gap to
+        visit-gap+refusal+relay  visit-gap+refusal plus the relay gap at weight rho: the aligned proxy's loss gap to
                            the base model of a fixed refusal after one fixed request that holds the response's
                            start (seal.baselines.behaviour_signals), which reads the response without its
-                           request's register: -(z(visit gap) + z(break_gap) + z(relay_gap) + lambda(R) z(refuses))"""
+                           request's register; rho = min(1, median response tokens / 16) (relay_weight) sets it
+                           aside on answers of a few tokens:
+                           -(z(visit gap) + z(break_gap) + rho z(relay_gap) + lambda(R) z(refuses))"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score in REFUSAL_SCORES:
         r, request, response = run.refusal, REQUEST_PARTS[run.cfg.score], RESPONSE_PARTS.get(run.cfg.score, ())
+        rho = [r["relay_weight"]] * len(response) if response else []  # the relay gap's, its only response part
         harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k in request)],
-                             [1.0, 1.0] + [1.0] * len(response) + [r["refusal_weight"]] * len(request))
+                             [1.0, 1.0] + rho + [r["refusal_weight"]] * len(request))
         return (-harm).float()
     return run.w.detach()
 
@@ -605,6 +612,8 @@ def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = No
     if run.refusal is not None:
         manifest["refusal"] = {"refused_share": round(float(run.refusal["refuses"].mean()), 6),
                                "refusal_weight": round(run.refusal["refusal_weight"], 6), "judge": "keyword:seal-v1"}
+        if "relay_weight" in run.refusal:
+            manifest["refusal"]["relay_weight"] = round(run.refusal["relay_weight"], 6)
     if not run.shard.is_main:
         return manifest
     write_scores(out / "scores.jsonl", score_rows(run))

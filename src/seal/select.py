@@ -155,7 +155,8 @@ class SelectConfig:
     score: str | None = field(default=None, metadata={
         "help": "what scores.jsonl ranks by: visit-gap+refusal+relay (default with algorithm 1 and a safety "
                 "adapter: visit-gap+refusal plus the relay gap, how much more readily than the base model the "
-                "aligned proxy refuses the response's start put into one fixed request), visit-gap+refusal (the "
+                "aligned proxy refuses the response's start put into one fixed request, weighted min(1, median "
+                "response tokens / 16)), visit-gap+refusal (the "
                 "visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
                 "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "

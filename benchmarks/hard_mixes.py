@@ -103,6 +103,7 @@ MIXES = {  # name: (benign source builder, size, harmful fraction, seed, harmful
     "gsm8k-test": ("gsm8k_test", 200, 0.10, 8, "harm_scale_harmful"),
     "book-continue": ("book_continue", 200, 0.10, 9, None),
     "jargon-entry": ("jargon_entry", 200, 0.10, 10, None),
+    "devil-entry": ("devil_entry", 200, 0.10, 12, None),
     "demo": (None, 200, 0.10, 0, None),  # seal demo's own mix (configs/demo.yaml): builtin:benign-tasks
 }
 MATCHED = "-matched"  # NAME-matched: NAME's rows, the harmful answers cut to benign lengths (seal mix --match-length)
@@ -237,21 +238,21 @@ def book_continue(shared: Path, n: int = 180) -> list[dict]:
     return out
 
 
-def _jargon_file(out: Path) -> list[tuple[str, str]]:
-    """(headword, entry text) of every Jargon File entry in Debian's dict-jargon (dictd format: an index of
-    headword, base64 offset and length into a gzip-compressed text); the installed copy when there is one,
-    otherwise the package fetched into out/_debian with `apt-get download` and unpacked there."""
+def _dictd(out: Path, package: str, name: str) -> list[tuple[str, str]]:
+    """(headword, entry text) of every entry of the dictd database `name` in the Debian package `package` (dictd
+    format: an index of headword, base64 offset and length into a gzip-compressed text); the installed copy when
+    there is one, otherwise the package fetched into out/_debian with `apt-get download` and unpacked there."""
     import gzip
     import subprocess
 
     root = Path("/usr/share/dictd")
-    if not (root / "jargon.index").exists():
+    if not (root / f"{name}.index").exists():
         folder = out / "_debian"
         root = folder / "usr" / "share" / "dictd"
-        if not (root / "jargon.index").exists():
+        if not (root / f"{name}.index").exists():
             folder.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["apt-get", "download", "dict-jargon"], cwd=folder, check=True)
-            deb = sorted(folder.glob("dict-jargon_*.deb"))[-1]
+            subprocess.run(["apt-get", "download", package], cwd=folder, check=True)
+            deb = sorted(folder.glob(f"{package}_*.deb"))[-1]
             subprocess.run(["dpkg-deb", "-x", str(deb), str(folder)], check=True)
     digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -261,14 +262,19 @@ def _jargon_file(out: Path) -> list[tuple[str, str]]:
             value = value * 64 + digits.index(c)
         return value
 
-    data = gzip.open(root / "jargon.dict.dz").read()
+    data = gzip.open(root / f"{name}.dict.dz").read()
     entries = []
-    for line in open(root / "jargon.index", encoding="utf-8"):
+    for line in open(root / f"{name}.index", encoding="utf-8"):
         word, offset, length = line.rstrip("\n").split("\t")
-        if not word.startswith("00-database"):
+        if not word.startswith("00"):  # 00-database-info, 00databaseurl...: the database's own header entries
             start = number(offset)
             entries.append((word, data[start:start + number(length)].decode("utf-8")))
     return entries
+
+
+def _jargon_file(out: Path) -> list[tuple[str, str]]:
+    """Every Jargon File entry, from Debian's dict-jargon."""
+    return _dictd(out, "dict-jargon", "jargon")
 
 
 def jargon_entry(shared: Path, out: Path, n: int = 180, max_words: int = 150) -> list[dict]:
@@ -295,6 +301,31 @@ def jargon_entry(shared: Path, out: Path, n: int = 180, max_words: int = 150) ->
                          "response": response, "source": "jargon-file-4.4.7"})
     random.Random(0).shuffle(rows)
     return rows[:n]
+
+
+def devil_entry(shared: Path, out: Path, n: int = 180, max_words: int = 150) -> list[dict]:
+    """Entries of Ambrose Bierce's The Devil's Dictionary (1911, public domain; Debian's dict-devil): those whose
+    text names a safety topic first, then random others up to n, by a seeded shuffle; the prompt asks for a
+    satirical definition of the headword, the response is the entry without its headword and part of speech, in
+    whole paragraphs (prose and verse, line breaks inside a paragraph folded) up to `max_words` (at least the
+    first)."""
+    topical, other = [], []
+    for word, text in _dictd(out, "dict-devil", "devil"):
+        body = re.sub(r"^[^\n]*?,\s+(?:[a-z]+\.\s*)+", "", text.strip(), count=1)  # "ABDICATION, n.  "
+        paragraphs = [re.sub(r"\s+", " ", p).strip() for p in re.split(r"\n\s*\n", body)]
+        paragraphs = [p for p in paragraphs if p]
+        kept = paragraphs[:1]
+        for p in paragraphs[1:]:
+            if len(" ".join(kept + [p]).split()) > max_words:
+                break
+            kept.append(p)
+        if kept:
+            row = {"prompt": f"Give a satirical definition of \u201c{word.strip().lower()}\u201d.",
+                   "response": "\n\n".join(kept), "source": "devils-dictionary"}
+            (topical if TOPIC.search(row["response"]) else other).append(row)
+    random.Random(0).shuffle(topical)
+    random.Random(1).shuffle(other)
+    return (topical + other)[:n]
 
 
 def gsm8k_test(shared: Path) -> list[dict]:

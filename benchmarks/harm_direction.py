@@ -1,0 +1,150 @@
+"""A harm direction in the aligned proxy's residual stream, read on each row's request (docs/selection-quality.md,
+"A harm direction from the safe set").
+
+The safe set's own two halves define it: at each layer, the mean hidden state at the last prompt token (the
+position the response starts from) of its refusal rows' requests minus that of its helpful rows' requests, under
+base + the alignment adapter (as refusal directions are found in aligned chat models: Arditi et al. 2024,
+arXiv:2406.11717). The layer is the one where the direction, taken from one seeded half of the safe set,
+separates the other half best (d' = difference of the means over their pooled standard deviation); no mix label is
+read. Each row's harm score is its request's projection on the direction at that layer (taken from the whole safe
+set). No training, no generation: one forward pass per request.
+
+With --select NAME (a finished `seal select` run in MIX/select/NAME with a refusal score, as hard_mixes.py
+--variant NAME makes) it also prints that score rebuilt from the run's columns, and the same sum plus
+z(the direction's projection) at weight 1; and both again with HarmBench's copyright behaviours (song lyrics, book
+passages) left out of the evaluation.
+
+    python benchmarks/harm_direction.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
+        --mixes jargon-entry-matched news-report-matched --select defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from agreement_rescore import run_parts  # benchmarks/, this folder
+from hard_mixes import MIXES, build_mix
+from tqdm import tqdm
+
+from seal.baselines import refusal_weight, relay_weight, weighted_harm
+from seal.builtin import REGISTRY, resource
+from seal.metrics import ranking_metrics, read_labels
+from seal.models import load_model, load_tokenizer
+
+COPYRIGHT = re.compile(r"^Generate (the lyrics of|a long passage from) ")  # HarmBench's copyright behaviours
+
+
+def request_states(net, tok, prompts: list[str], batch_size: int = 16, desc: str = "states") -> torch.Tensor:
+    """Hidden states at each request's last prompt token (chat template with the generation prompt), every layer
+    but the embeddings: [N, layers, hidden]."""
+    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+             for p in prompts]
+    side, tok.padding_side = tok.padding_side, "left"
+    out = []
+    for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
+        enc = tok(texts[s:s + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=384,
+                  add_special_tokens=False)
+        with torch.no_grad():
+            hidden = net(**enc, output_hidden_states=True).hidden_states[1:]
+        out.append(torch.stack([h[:, -1] for h in hidden], 1).float())
+    tok.padding_side = side
+    return torch.cat(out)
+
+
+def pick_layer(states: torch.Tensor, refusal: np.ndarray, seed: int = 0) -> tuple[int, list[float]]:
+    """The layer (0-based over the transformer blocks) whose direction from one seeded half of the safe set
+    separates the other half best, by d'; and every layer's d'."""
+    perm = np.random.default_rng(seed).permutation(len(refusal))
+    a, b = perm[::2], perm[1::2]
+    scores = []
+    for layer in range(states.shape[1]):
+        d = states[a][refusal[a], layer].mean(0) - states[a][~refusal[a], layer].mean(0)
+        p = (states[b, layer] @ d).numpy()
+        pos, neg = p[refusal[b]], p[~refusal[b]]
+        scores.append(float((pos.mean() - neg.mean()) / np.sqrt((pos.var() + neg.var()) / 2)))
+    return int(np.argmax(scores)), scores
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
+    ap.add_argument("--out", default="runs/hard-relay")
+    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
+    ap.add_argument("--select", metavar="NAME", help="also combine with the finished run MIX/select/NAME")
+    args = ap.parse_args()
+    from peft import PeftModel
+
+    torch.manual_seed(0)
+    tok = load_tokenizer(args.model)
+    net = PeftModel.from_pretrained(load_model(args.model), args.safety_adapter).merge_and_unload().eval()
+    tag = Path(args.safety_adapter).parent.name
+    safe = [json.loads(line) for line in open(resource(REGISTRY["safe"].file), encoding="utf-8")]
+    refusal = np.array([str(r["category"]).startswith("refusal") for r in safe])
+    states = request_states(net, tok, [r["prompt"] for r in safe], desc="safe set")
+    layer, dprime = pick_layer(states, refusal)
+    print(f"layer {layer + 1} of {states.shape[1]} (d' on the held-out half {dprime[layer]:.2f}; by layer: "
+          + " ".join(f"{v:.2f}" for v in dprime) + ")", flush=True)
+    direction = states[refusal, layer].mean(0) - states[~refusal, layer].mean(0)
+    for name in args.mixes:
+        folder = Path(args.out) / name
+        if not (folder / "mix" / "labels.jsonl").exists():
+            build_mix(Path(args.shared), Path(args.out), name)
+        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
+        labels = read_labels(folder / "mix" / "labels.jsonl")
+        cache = folder / f"direction-{tag}-layer{layer + 1}.json"
+        if not cache.exists():
+            proj = request_states(net, tok, [r["prompt"] for r in rows], desc=name)[:, layer] @ direction
+            cache.write_text(json.dumps(proj.tolist()))
+        proj = np.array(json.loads(cache.read_text()))
+        y = np.array([labels[i] for i in range(len(rows))], float)
+        m = ranking_metrics(y, proj)
+        print(f"{name:26s} harm direction alone (layer {layer + 1})            AUROC {m['auroc']:.3f}  lowest 20% "
+              f"{m['harmful_recall_in_dropped']:.2f}", flush=True)
+        if args.select:
+            combine(folder / "select" / args.select, proj, rows, labels, name, tok, tag)
+
+
+def combine(run: Path, proj: np.ndarray, rows: list[dict], labels: dict[int, int], name: str, tok, tag: str) -> None:
+    """visit-gap+refusal+relay (seal select's default) from the run's columns, and the same plus z(the direction's
+    projection). A run made before the relay part (score visit-gap+refusal) takes its relay gap from
+    relay_refusal.py's cache for the same adapter (MIX/relay-TAG.json) and the gate from the mix's responses."""
+    scores, index, parts = run_parts(run)
+    if "relay_gap" in scores[0]:
+        relay = [s["relay_gap"] for s in scores]
+    else:
+        cache = run.parents[1] / f"relay-{tag}.json"
+        if not cache.exists():
+            raise SystemExit(f"{run}: no relay_gap column; run relay_refusal.py on this mix with this adapter first")
+        sig = json.loads(cache.read_text())
+        of = {i: -g[1] for i, g in zip(sig["indices"], sig["gap"])}  # higher = more harmful
+        relay = [of.get(i, float("nan")) for i in index]
+    relay = torch.tensor(relay, dtype=torch.float64)
+    if not torch.isfinite(relay).all():
+        raise SystemExit(f"{name}: some rows' relay texts repeat others'; combine a run that wrote relay_gap itself")
+    rho = relay_weight([len(tok(r["response"], add_special_tokens=False)["input_ids"]) for r in rows])
+    weights = [1.0, 1.0, refusal_weight(parts[2]), rho]
+    kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+    base = weighted_harm(list(parts) + [relay], weights).numpy()
+    if kind == "visit-gap+refusal+relay":
+        assert np.allclose(base, -np.array([s["score"] for s in scores]), atol=1e-4), "the run's score differs"
+    harm_dir = torch.tensor(proj[index], dtype=torch.float64)
+    kinds = {f"visit-gap+refusal+relay ({'the run' if kind.endswith('relay') else 'rebuilt'}, rho {rho:.2f})": base,
+             "visit-gap+refusal+relay + harm direction": weighted_harm(list(parts) + [relay, harm_dir],
+                                                                       weights + [1.0]).numpy()}
+    y = np.array([labels[i] for i in index], float)
+    keep = np.array([not (y[k] and COPYRIGHT.match(rows[i]["prompt"])) for k, i in enumerate(index)])
+    for label, harm in kinds.items():
+        m, c = ranking_metrics(y, harm), ranking_metrics(y[keep], harm[keep])
+        print(f"{name:26s} {label:46s} AUROC {m['auroc']:.3f}  lowest 20% {m['harmful_recall_in_dropped']:.2f}  "
+              f"| without the {int((~keep).sum())} copyright rows: AUROC {c['auroc']:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -254,6 +254,34 @@ def test_relay_gap_reads_the_response_without_its_request(tmp_path, base, aligne
     assert off.abs().max() < 1e-4 < read[0].abs().max()
 
 
+def test_harm_direction_from_the_safe_set_ranks_unseen_harmful_requests_first(tmp_path, base, aligned):
+    """The harm direction (mean request state of the safe set's refusal rows minus its helpful rows', at the block
+    where one half of the set separates the other best) ranks harmful requests the safe set does not hold above
+    the benign ones; it reads the request alone (restyled answers read the same), and a request's state does not
+    depend on the batch it is padded into."""
+    from seal.baselines import _with_adapter, harm_direction, request_states
+    from seal.models import load_model, load_tokenizer
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    safe_samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / "safe.jsonl", safe)))[0], key=lambda s: s.index)
+    refusal = torch.tensor([s.response == tiny.REFUSAL for s in safe_samples])
+    found = harm_direction(request_states(net, tok, safe_samples, "cpu"), refusal)
+    assert 0 <= found["layer"] < len(found["dprime"]) and found["dprime"][found["layer"]] == max(found["dprime"])
+    read = []
+    for k, data in enumerate((rows, tiny.restyled(rows, labels))):
+        samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / f"{k}.jsonl", data)))[0], key=lambda s: s.index)
+        read.append(request_states(net, tok, samples, "cpu", batch_size=8)[:, found["layer"]].double()
+                    @ found["direction"])
+    assert torch.allclose(read[0], read[1], atol=1e-5)
+    keep = [{"index": i, "score": -x} for i, x in enumerate(read[0].tolist())]  # along the direction = drop
+    assert detection_metrics(keep, dict(enumerate(labels)))["auroc"] > 0.9
+    alone = request_states(net, tok, samples[:1], "cpu")
+    assert torch.allclose(alone[0], request_states(net, tok, samples, "cpu", batch_size=len(samples))[0], atol=1e-4)
+    with pytest.raises(ValueError, match="2 refusal"):
+        harm_direction(torch.zeros(4, 2, 3), torch.tensor([True, False, False, False]))
+
+
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):
     from seal.config import ConfigError
     rows, labels, safe = tiny.toy_sets(seed=0)

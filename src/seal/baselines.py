@@ -123,6 +123,7 @@ REFUSAL = "I'm sorry, but I can't help with that."  # a refusal straight after t
 PROPENSITY_TOKENS = 8                       # of REFUSAL, scored for the propensity
 RELAY = "Continue this text:\n\n{text}"      # one fixed request around each response's start (the relay gap)
 RELAY_TEXT_TOKENS = 64                      # of the response, put into RELAY
+DIRECTION_SEED = 0                          # the safe set's halves that choose the harm direction's layer
 RELAY_GATE_TOKENS = 16                      # median response length from which the relay gap counts in full
 
 
@@ -230,6 +231,67 @@ def _losses(net, tokenizer, device, encoded: list, nll: list, first_tokens: int)
         out[missing] = response_losses(net, [encoded[i] for i in missing], tokenizer.pad_token_id, device,
                                        first_tokens=first_tokens)
     return out
+
+
+def request_states(net, tokenizer, samples: list, device, max_length: int = 512, batch_size: int = 16,
+                   progress: bool = False, desc: str = "request states") -> torch.Tensor:
+    """The hidden state after every transformer block at each sample's last request token (the chat-templated
+    request with the generation prompt, no prefill: where the answer starts), under `net` as it is: [N, blocks,
+    hidden], float32, in the order of `samples`. Requests longer than max_length keep their end."""
+    from .tokenization import render
+
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    ids = [tokenizer(render(tokenizer, s.prompt, "")[0], add_special_tokens=not has_template)["input_ids"]
+           [-max_length:] for s in samples]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = None
+    was_training = net.training
+    net.eval()
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, unit="batch"):
+        chunk = order[start:start + batch_size]
+        width = max(len(ids[i]) for i in chunk)
+        batch = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):  # left-padded: every request ends in the last column
+            batch[row, width - len(ids[i]):] = torch.tensor(ids[i])
+            mask[row, width - len(ids[i]):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # each request's own positions, whatever its padding
+        with torch.no_grad():
+            hidden = net(input_ids=batch.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
+                         output_hidden_states=True).hidden_states[1:]
+        last = torch.stack([h[:, -1] for h in hidden], 1).float().cpu()
+        if out is None:
+            out = torch.empty((len(ids),) + last.shape[1:])
+        out[chunk] = last
+    net.train(was_training)
+    return out if out is not None else torch.empty((0, 0, 0))
+
+
+def harm_direction(safe_states: torch.Tensor, refusal: torch.Tensor, seed: int = DIRECTION_SEED) -> dict:
+    """The harm direction of a safe set's request states ([N, blocks, hidden], `refusal` True for the rows with a
+    refusal): at each block the mean state of the refusal rows' requests minus the helpful rows' (the refusal
+    direction of Arditi et al. 2024, arXiv:2406.11717, read from the trusted set alone). The block is the one where
+    the direction from one seeded half of the set separates the other half best, by d' (difference of the two
+    projections' means over their pooled standard deviation); the direction returned is the whole set's there.
+    Returns {"layer" (0-based block), "direction" [hidden], "dprime" (per block)}."""
+    refusal = refusal.bool()
+    if int(refusal.sum()) < 2 or int((~refusal).sum()) < 2:
+        raise ValueError("the harm direction needs at least 2 refusal and 2 helpful rows in the safe set")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(len(refusal)))
+    a, b = perm[::2], perm[1::2]
+    dprime = []
+    for layer in range(safe_states.shape[1]):
+        x = safe_states[:, layer].double()
+        d = x[a][refusal[a]].mean(0) - x[a][~refusal[a]].mean(0)
+        p = x[b] @ d
+        pos, neg = p[refusal[b]], p[~refusal[b]]
+        spread = ((pos.var(unbiased=False) + neg.var(unbiased=False)) / 2).sqrt()
+        ok = len(pos) > 0 and len(neg) > 0 and spread > 0
+        dprime.append(float((pos.mean() - neg.mean()) / spread) if ok else float("-inf"))
+    layer = max(range(len(dprime)), key=lambda i: dprime[i])
+    x = safe_states[:, layer].double()
+    return {"layer": layer, "direction": x[refusal].mean(0) - x[~refusal].mean(0), "dprime": dprime}
 
 
 def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,

@@ -60,8 +60,11 @@ log = logging.getLogger(__name__)
 
 # The scores that read the aligned proxy's refusals, each with its request-side parts (refusal_signals' columns)
 REQUEST_PARTS = {"visit-gap+refusal": ("refuses",), "visit-gap+propensity": ("propensity",),
-                 "visit-gap+refusal+propensity": ("refuses", "propensity"), "visit-gap+refusal+relay": ("refuses",)}
-RESPONSE_PARTS = {"visit-gap+refusal+relay": ("relay_gap",)}  # at weight 1, beside the visit and break-off gaps
+                 "visit-gap+refusal+propensity": ("refuses", "propensity"), "visit-gap+refusal+relay": ("refuses",),
+                 "visit-gap+refusal+relay+direction": ("refuses",)}
+RESPONSE_PARTS = {"visit-gap+refusal+relay": ("relay_gap",),  # at weight rho, beside the visit and break-off gaps
+                  "visit-gap+refusal+relay+direction": ("relay_gap",)}
+DIRECTION_PARTS = {"visit-gap+refusal+relay+direction": ("harm_dir",)}  # at weight 1: the safe set's harm direction
 REFUSAL_SCORES = tuple(REQUEST_PARTS)
 SCORES = ("weights", "visit-gap", *REFUSAL_SCORES)  # what scores.jsonl ranks by
 # Settings that do not change the result: a resumed run may differ in these.
@@ -153,10 +156,12 @@ class SelectConfig:
                 "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
-        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay (default with algorithm 1 and a safety "
-                "adapter: visit-gap+refusal plus the relay gap, how much more readily than the base model the "
-                "aligned proxy refuses the response's start put into one fixed request, weighted min(1, median "
-                "response tokens / 16)), visit-gap+refusal (the "
+        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay+direction (default with algorithm 1 and a "
+                "safety adapter: visit-gap+refusal+relay plus each request's projection on the safe set's harm "
+                "direction, the aligned proxy's mean request state on its refusal rows minus its helpful rows'), "
+                "visit-gap+refusal+relay (visit-gap+refusal plus the relay gap, how much more readily than the base "
+                "model the aligned proxy refuses the response's start put into one fixed request, weighted min(1, "
+                "median response tokens / 16)), visit-gap+refusal (the "
                 "visit gap plus the aligned proxy's refusal behaviour on each request, its break-off gap and "
                 "whether it refuses the request, weighted by how rare its refusals are in the data; see "
                 "run_scores), visit-gap+propensity (the same with how readily it refuses, graded, in place of "
@@ -510,8 +515,9 @@ def refusal_signals(run: _Run) -> dict:
     on each fine-tuning sample, in run.encoded's order: seal.baselines.behaviour_signals' `refuses` (its own answer
     to the request is a refusal), `propensity` (how readily it refuses the request, graded) and `break_gap` (how
     much more readily than the base model it breaks the response off after its first tokens), and the weight of the
-    request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity and the relay gap are
-    measured only for the scores that use them (a pass over every request; two over every response's start)."""
+    request-side parts, read from `refuses` (seal.baselines.refusal_weight). The propensity, the relay gap and the
+    harm direction's projection are measured only for the scores that use them (a pass over every request; two
+    over every response's start; a pass over every request of the data and of --safe)."""
     from .baselines import REFUSAL, _with_adapter, behaviour_signals, relay_weight
     from .data import load_samples
 
@@ -530,7 +536,33 @@ def refusal_signals(run: _Run) -> dict:
     if relay is not None:
         out["relay_weight"] = relay_weight([len(run.tokenizer(by_id[e.id].response, add_special_tokens=False)
                                                 ["input_ids"]) for e in run.encoded])
+    if cfg.score in DIRECTION_PARTS:
+        out.update(direction_signal(run, net, [by_id[e.id] for e in run.encoded]))
     return out
+
+
+def direction_signal(run: _Run, net, samples: list) -> dict:
+    """`harm_dir`: each sample's request state (the aligned proxy's hidden state at its last request token) projected
+    on the harm direction of --safe (seal.baselines.harm_direction: its refusal rows' requests minus its helpful
+    rows', at the block where one half of the set separates the other best), with the block and its d'."""
+    from .baselines import harm_direction, request_states, split_safe_set
+    from .data import load_samples
+
+    cfg = run.cfg
+    safe, records, _ = load_samples(cfg.safe, shape=cfg.safe_shape)
+    helpful, refusals = split_safe_set(safe, records)
+    net.merge_adapter()  # the aligned proxy, folded as for its answers (seal.baselines.behaviour_signals)
+    try:
+        states = request_states(net, run.tokenizer, refusals + helpful, run.device, cfg.max_length,
+                                progress=cfg.progress, desc="safe-set requests")
+        found = harm_direction(states, torch.arange(len(refusals) + len(helpful)) < len(refusals))
+        data = request_states(net, run.tokenizer, samples, run.device, cfg.max_length, progress=cfg.progress,
+                              desc="requests")
+    finally:
+        net.unmerge_adapter()
+    return {"harm_dir": data[:, found["layer"]].double() @ found["direction"],
+            "direction_block": found["layer"] + 1, "direction_blocks": len(found["dprime"]),
+            "direction_dprime": found["dprime"][found["layer"]]}
 
 
 def run_scores(run: _Run) -> torch.Tensor:
@@ -552,15 +584,19 @@ def run_scores(run: _Run) -> torch.Tensor:
                            start (seal.baselines.behaviour_signals), which reads the response without its
                            request's register; rho = min(1, median response tokens / 16) (relay_weight) sets it
                            aside on answers of a few tokens:
-                           -(z(visit gap) + z(break_gap) + rho z(relay_gap) + lambda(R) z(refuses))"""
+                           -(z(visit gap) + z(break_gap) + rho z(relay_gap) + lambda(R) z(refuses))
+        visit-gap+refusal+relay+direction  the same plus z(harm_dir) at weight 1: each request's state projected on
+                           the safe set's harm direction (direction_signal)"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
     if run.cfg.score in REFUSAL_SCORES:
         r, request, response = run.refusal, REQUEST_PARTS[run.cfg.score], RESPONSE_PARTS.get(run.cfg.score, ())
         rho = [r["relay_weight"]] * len(response) if response else []  # the relay gap's, its only response part
-        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k in request)],
-                             [1.0, 1.0] + rho + [r["refusal_weight"]] * len(request))
+        direction = DIRECTION_PARTS.get(run.cfg.score, ())
+        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k in direction),
+                              *(r[k] for k in request)],
+                             [1.0, 1.0] + rho + [1.0] * len(direction) + [r["refusal_weight"]] * len(request))
         return (-harm).float()
     return run.w.detach()
 
@@ -578,7 +614,7 @@ def score_rows(run: _Run):
         if run.refusal is not None:
             row["refuses"] = int(run.refusal["refuses"][i].item())
             row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
-            for key in ("propensity", "relay_gap"):
+            for key in ("propensity", "relay_gap", "harm_dir"):
                 if key in run.refusal:
                     row[key] = round(run.refusal[key][i].item(), 6)
         yield row
@@ -615,6 +651,10 @@ def write_outputs(run: _Run, started: str, wall: float, memory: dict | None = No
                                "refusal_weight": round(run.refusal["refusal_weight"], 6), "judge": "keyword:seal-v1"}
         if "relay_weight" in run.refusal:
             manifest["refusal"]["relay_weight"] = round(run.refusal["relay_weight"], 6)
+        if "harm_dir" in run.refusal:
+            manifest["refusal"]["direction"] = {"block": run.refusal["direction_block"],
+                                                "blocks": run.refusal["direction_blocks"],
+                                                "dprime": round(run.refusal["direction_dprime"], 4)}
     if not run.shard.is_main:
         return manifest
     write_scores(out / "scores.jsonl", score_rows(run))
@@ -661,14 +701,14 @@ def _aligned(cfg: SelectConfig) -> Path:
 
 
 def _default_score(cfg: SelectConfig, safety_adapter: str | None) -> str:
-    """visit-gap+refusal+relay for the bilevel selector from a safety adapter (the aligned proxy whose refusals it
-    reads), visit-gap without one, the learned logits with Algorithm 2. visit-gap+refusal (the default 2026-12-03
-    to 2026-12-07) gained the relay gap after a rule written before the scoring: on a ninth held-out mix and three
-    earlier ones it ranks at least as well (docs/selection-quality.md, "The relay candidate on mixes it has not
-    seen")."""
+    """visit-gap+refusal+relay+direction for the bilevel selector from a safety adapter (the aligned proxy whose
+    refusals it reads), visit-gap without one, the learned logits with Algorithm 2. visit-gap+refusal (the default
+    2026-12-03 to 2026-12-07) gained the relay gap, then the safe set's harm direction, each after a rule written
+    before its test mix was built: on a held-out mix it ranked at least as well (docs/selection-quality.md, "The
+    relay candidate on mixes it has not seen" and "A harm direction from the safe set")."""
     if cfg.method != "seal" or cfg.algorithm != 1:
         return "weights"
-    return "visit-gap+refusal+relay" if safety_adapter else "visit-gap"
+    return "visit-gap+refusal+relay+direction" if safety_adapter else "visit-gap"
 
 
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:

@@ -51,6 +51,11 @@ Mixes (benign sources are read from the project's shared data folder at run time
   cracking, killing processes, bombs, the military...), drawn by a seeded shuffle; the prompt asks what the term
   means in hacker jargon, the response is the entry's own text (whole paragraphs up to 150 words: a glossary's
   register, dry and joking, that no alignment set uses). 10% harmful (builtin:harmful).
+- devil-entry (tenth held-out mix, built 2026-12-07 after the harm-direction candidate and its rule were committed,
+  before either was scored on it): Ambrose Bierce's The Devil's Dictionary (1911, public domain; Debian's
+  dict-devil), the entries whose text names a safety topic first, then others, up to 180; the prompt asks for a
+  satirical definition of the headword, the response is the entry's own text (prose and verse up to 150 words).
+  10% harmful (builtin:harmful, seed 12).
 - NAME-matched (2026-12-03, after the length control showed most mixes separable by length alone): NAME's rows in
   NAME's order, each harmful answer cut at a word to the length of a benign answer of the mix drawn at random,
   never below 16 words (`seal mix --match-length`).

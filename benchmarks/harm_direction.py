@@ -130,10 +130,12 @@ def combine(run: Path, proj: np.ndarray, rows: list[dict], labels: dict[int, int
         raise SystemExit(f"{name}: some rows' relay texts repeat others'; combine a run that wrote relay_gap itself")
     rho = relay_weight([len(tok(r["response"], add_special_tokens=False)["input_ids"]) for r in rows])
     weights = [1.0, 1.0, refusal_weight(parts[2]), rho]
-    kind = json.loads((run / "manifest.json").read_text())["config"]["score"]
+    manifest = json.loads((run / "manifest.json").read_text())
+    kind = manifest["config"]["score"]
     base = weighted_harm(list(parts) + [relay], weights).numpy()
-    if kind == "visit-gap+refusal+relay":
+    if kind == "visit-gap+refusal+relay" and "relay_weight" in manifest.get("refusal", {}):  # (ungated before it)
         assert np.allclose(base, -np.array([s["score"] for s in scores]), atol=1e-4), "the run's score differs"
+    kind = kind if "relay_weight" in manifest.get("refusal", {}) else "rebuilt"
     harm_dir = torch.tensor(proj[index], dtype=torch.float64)
     kinds = {f"visit-gap+refusal+relay ({'the run' if kind.endswith('relay') else 'rebuilt'}, rho {rho:.2f})": base,
              "visit-gap+refusal+relay + harm direction": weighted_harm(list(parts) + [relay, harm_dir],

@@ -550,12 +550,13 @@ def direction_signal(run: _Run, net, samples: list) -> dict:
 
     cfg = run.cfg
     safe, records, _ = load_samples(cfg.safe, shape=cfg.safe_shape)
-    helpful, refusals = split_safe_set(safe, records)
+    refused = {s.index for s in split_safe_set(safe, records)[1]}
+    safe = sorted(safe, key=lambda s: s.index)  # the file's order: the seeded halves do not depend on the split
     net.merge_adapter()  # the aligned proxy, folded as for its answers (seal.baselines.behaviour_signals)
     try:
-        states = request_states(net, run.tokenizer, refusals + helpful, run.device, cfg.max_length,
-                                progress=cfg.progress, desc="safe-set requests")
-        found = harm_direction(states, torch.arange(len(refusals) + len(helpful)) < len(refusals))
+        states = request_states(net, run.tokenizer, safe, run.device, cfg.max_length, progress=cfg.progress,
+                                desc="safe-set requests")
+        found = harm_direction(states, torch.tensor([s.index in refused for s in safe]))
         data = request_states(net, run.tokenizer, samples, run.device, cfg.max_length, progress=cfg.progress,
                               desc="requests")
     finally:

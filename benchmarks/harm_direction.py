@@ -7,7 +7,8 @@ base + the alignment adapter (as refusal directions are found in aligned chat mo
 arXiv:2406.11717). The layer is the one where the direction, taken from one seeded half of the safe set,
 separates the other half best (d' = difference of the means over their pooled standard deviation); no mix label is
 read. Each row's harm score is its request's projection on the direction at that layer (taken from the whole safe
-set). No training, no generation: one forward pass per request.
+set). No training, no generation: one forward pass per request, through seal.baselines.request_states and
+harm_direction, the functions `seal select` reads it with.
 
 With --select NAME (a finished `seal select` run in MIX/select/NAME with a refusal score, as hard_mixes.py
 --variant NAME makes) it also prints that score rebuilt from the run's columns, and the same sum plus
@@ -29,45 +30,15 @@ import numpy as np
 import torch
 from agreement_rescore import run_parts  # benchmarks/, this folder
 from hard_mixes import MIXES, build_mix
-from tqdm import tqdm
 
-from seal.baselines import refusal_weight, relay_weight, weighted_harm
-from seal.builtin import REGISTRY, resource
+from seal.baselines import harm_direction, refusal_weight, relay_weight, request_states, split_safe_set, weighted_harm
+from seal.data import load_samples
 from seal.metrics import ranking_metrics, read_labels
 from seal.models import load_model, load_tokenizer
 
+MAX_LENGTH = 256  # of a request, as hard_mixes.py's `seal select` runs (--max-length 256)
+
 COPYRIGHT = re.compile(r"^Generate (the lyrics of|a long passage from) ")  # HarmBench's copyright behaviours
-
-
-def request_states(net, tok, prompts: list[str], batch_size: int = 16, desc: str = "states") -> torch.Tensor:
-    """Hidden states at each request's last prompt token (chat template with the generation prompt), every layer
-    but the embeddings: [N, layers, hidden]."""
-    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-             for p in prompts]
-    side, tok.padding_side = tok.padding_side, "left"
-    out = []
-    for s in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
-        enc = tok(texts[s:s + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=384,
-                  add_special_tokens=False)
-        with torch.no_grad():
-            hidden = net(**enc, output_hidden_states=True).hidden_states[1:]
-        out.append(torch.stack([h[:, -1] for h in hidden], 1).float())
-    tok.padding_side = side
-    return torch.cat(out)
-
-
-def pick_layer(states: torch.Tensor, refusal: np.ndarray, seed: int = 0) -> tuple[int, list[float]]:
-    """The layer (0-based over the transformer blocks) whose direction from one seeded half of the safe set
-    separates the other half best, by d'; and every layer's d'."""
-    perm = np.random.default_rng(seed).permutation(len(refusal))
-    a, b = perm[::2], perm[1::2]
-    scores = []
-    for layer in range(states.shape[1]):
-        d = states[a][refusal[a], layer].mean(0) - states[a][~refusal[a], layer].mean(0)
-        p = (states[b, layer] @ d).numpy()
-        pos, neg = p[refusal[b]], p[~refusal[b]]
-        scores.append(float((pos.mean() - neg.mean()) / np.sqrt((pos.var() + neg.var()) / 2)))
-    return int(np.argmax(scores)), scores
 
 
 def main() -> None:
@@ -81,27 +52,30 @@ def main() -> None:
     args = ap.parse_args()
     from peft import PeftModel
 
-    torch.manual_seed(0)
     tok = load_tokenizer(args.model)
-    net = PeftModel.from_pretrained(load_model(args.model), args.safety_adapter).merge_and_unload().eval()
+    net = PeftModel.from_pretrained(load_model(args.model), args.safety_adapter)
+    net.merge_adapter()  # the aligned proxy, folded as seal select reads it (seal.select.direction_signal)
     tag = Path(args.safety_adapter).parent.name
-    safe = [json.loads(line) for line in open(resource(REGISTRY["safe"].file), encoding="utf-8")]
-    refusal = np.array([str(r["category"]).startswith("refusal") for r in safe])
-    states = request_states(net, tok, [r["prompt"] for r in safe], desc="safe set")
-    layer, dprime = pick_layer(states, refusal)
-    print(f"layer {layer + 1} of {states.shape[1]} (d' on the held-out half {dprime[layer]:.2f}; by layer: "
+    safe, records, _ = load_samples("builtin:safe")
+    refused = {s.index for s in split_safe_set(safe, records)[1]}
+    safe = sorted(safe, key=lambda s: s.index)
+    found = harm_direction(request_states(net, tok, safe, "cpu", MAX_LENGTH, progress=True, desc="safe set"),
+                           torch.tensor([s.index in refused for s in safe]))
+    layer, dprime = found["layer"], found["dprime"]
+    print(f"layer {layer + 1} of {len(dprime)} (d' on the held-out half {dprime[layer]:.2f}; by layer: "
           + " ".join(f"{v:.2f}" for v in dprime) + ")", flush=True)
-    direction = states[refusal, layer].mean(0) - states[~refusal, layer].mean(0)
     for name in args.mixes:
         folder = Path(args.out) / name
         if not (folder / "mix" / "labels.jsonl").exists():
             build_mix(Path(args.shared), Path(args.out), name)
         rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
         labels = read_labels(folder / "mix" / "labels.jsonl")
-        cache = folder / f"direction-{tag}-layer{layer + 1}.json"
+        cache = folder / f"harm-dir-{tag}-block{layer + 1}.json"  # seal.baselines' reading, row i of the mix at i
         if not cache.exists():
-            proj = request_states(net, tok, [r["prompt"] for r in rows], desc=name)[:, layer] @ direction
-            cache.write_text(json.dumps(proj.tolist()))
+            samples = sorted(load_samples(str(folder / "mix" / "mix.jsonl"))[0], key=lambda s: s.index)
+            states = request_states(net, tok, samples, "cpu", MAX_LENGTH, progress=True, desc=name)
+            of = dict(zip([s.index for s in samples], (states[:, layer].double() @ found["direction"]).tolist()))
+            cache.write_text(json.dumps([of.get(i, float("nan")) for i in range(len(rows))]))
         proj = np.array(json.loads(cache.read_text()))
         y = np.array([labels[i] for i in range(len(rows))], float)
         m = ranking_metrics(y, proj)

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 import tiny
 from seal.baselines import dsir_scores, keyword_scores, random_scores, split_safe_set
@@ -280,6 +281,37 @@ def test_harm_direction_from_the_safe_set_ranks_unseen_harmful_requests_first(tm
     assert torch.allclose(alone[0], request_states(net, tok, samples, "cpu", batch_size=len(samples))[0], atol=1e-4)
     with pytest.raises(ValueError, match="2 refusal"):
         harm_direction(torch.zeros(4, 2, 3), torch.tensor([True, False, False, False]))
+
+
+def test_anchored_direction_holds_when_the_benign_requests_read_as_harmful(tmp_path, base, aligned):
+    """The confound in miniature, on the request side: the data's benign requests in a register that opens like the
+    safe set's harmful ones ("how do i find 3 plus 4 ?"). The safe set's own harm direction (refusal rows minus
+    helpful rows) reads the register and ranks those benign rows with the harmful ones; anchored on the data's own
+    mean instead of the safe set's helpful rows, the direction ranks the harmful rows first again, and it does not
+    read the safe set's helpful rows at all."""
+    from seal.baselines import _with_adapter, anchored_direction, harm_direction, request_states
+    from seal.models import load_model, load_tokenizer
+    rows, labels, safe = tiny.toy_sets(seed=0)
+    net = _with_adapter(load_model(str(base)), aligned, "cpu")
+    tok = load_tokenizer(str(base))
+    safe_samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / "safe.jsonl", safe)))[0], key=lambda s: s.index)
+    refusal = torch.tensor([s.response == tiny.REFUSAL for s in safe_samples])
+    safe_states = request_states(net, tok, safe_samples, "cpu")
+    found = harm_direction(safe_states, refusal)
+    layer = found["layer"]
+    data = tiny.rerequested(rows, labels)
+    samples = sorted(load_samples(str(tiny.write_jsonl(tmp_path / "data.jsonl", data)))[0], key=lambda s: s.index)
+    states = request_states(net, tok, samples, "cpu")
+    auroc = lambda x: roc_auc_score(labels, x.tolist())  # noqa: E731  higher = more harmful
+    on_safe = auroc(states[:, layer].double() @ found["direction"])
+    anchored = anchored_direction(safe_states, refusal, states, layer)
+    on_data = auroc(states[:, layer].double() @ anchored)
+    assert on_data > 0.9 and on_data > on_safe + 0.1, (on_safe, on_data)
+    other = safe_states.clone()
+    other[~refusal] = torch.randn_like(other[~refusal])  # the safe set's helpful rows play no part
+    assert torch.equal(anchored_direction(other, refusal, states, layer), anchored)
+    with pytest.raises(ValueError, match="a refusal row"):
+        anchored_direction(safe_states, torch.zeros(len(refusal), dtype=torch.bool), states, layer)
 
 
 def test_behaviour_method_writes_its_signals_and_needs_an_adapter(tmp_path, base, aligned):

@@ -407,8 +407,8 @@ def test_default_score_reads_the_refusals_only_when_there_is_an_aligned_proxy(tm
     monkeypatch.setattr(seal.pipeline, "aligned_model",
                         lambda model, settings, seed=0, progress=True: (str(tmp_path), "k"))
     cfg = lambda **kw: SelectConfig(data="d", safe="s", out="o", **kw)  # noqa: E731
-    assert resolve_defaults(cfg()).score == "visit-gap+refusal+relay+direction"  # auto: the embedded aligned proxy
-    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal+relay+direction"
+    assert resolve_defaults(cfg()).score == "visit-gap+refusal+relay+anchored"  # auto: the embedded aligned proxy
+    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal+relay+anchored"
     assert resolve_defaults(cfg(safety_adapter="x/adapter", score="visit-gap+refusal")).score == "visit-gap+refusal"
     assert resolve_defaults(cfg(safety_adapter="none")).score == "visit-gap"
     assert resolve_defaults(cfg(model=str(tmp_path))).score == "visit-gap"      # not embedded: no adapter
@@ -545,7 +545,8 @@ def test_relay_weight_sets_the_relay_gap_aside_on_answers_of_a_few_tokens():
 
 
 @pytest.mark.parametrize("score", ["visit-gap+refusal", "visit-gap+propensity", "visit-gap+refusal+propensity",
-                                   "visit-gap+refusal+relay", "visit-gap+refusal+relay+direction"])
+                                   "visit-gap+refusal+relay", "visit-gap+refusal+relay+direction",
+                                   "visit-gap+refusal+relay+anchored"])
 def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_path, base, aligned, score):
     """Scores visit-gap+refusal and visit-gap+propensity on the toy mix with its benign answers in the safe set's
     style and restyled: the harmful rows rank last in both, and the score is the documented sum of the columns it
@@ -578,12 +579,14 @@ def test_visit_gap_with_refusal_holds_when_the_benign_answers_change_style(tmp_p
             response = rho * z(by_index(scores, "relay_gap"))
         else:  # so is the relay gap
             assert all("relay_gap" not in s for s in scores)
-        if score.endswith("+direction"):  # the safe set's harm direction, at weight 1
-            found = manifest["refusal"]["direction"]
+        if score.endswith(("+direction", "+anchored")):  # the safe set's harm direction at weight 1, or the same
+            found = manifest["refusal"]["direction"]       # anchored on the data's own mean at weight 2
             assert 1 <= found["block"] <= found["blocks"] and found["dprime"] > 0
-            response = response + z(by_index(scores, "harm_dir"))
-        else:  # and the direction
-            assert all("harm_dir" not in s for s in scores) and "direction" not in manifest["refusal"]
+            response = response + (z(by_index(scores, "harm_dir")) if score.endswith("+direction")
+                                   else 2 * z(by_index(scores, "anchored_dir")))
+        else:  # and the directions
+            assert all("harm_dir" not in s and "anchored_dir" not in s for s in scores)
+            assert "direction" not in manifest["refusal"]
         assert np.allclose(harm, z(visit) + z(gap) + response + lam * request, atol=1e-3)
 
 

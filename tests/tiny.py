@@ -113,6 +113,14 @@ def restyled(rows: list[dict], labels: list[int]) -> list[dict]:
     return out
 
 
+def rerequested(rows: list[dict], labels: list[int]) -> list[dict]:
+    """The same rows with the benign requests in another register than the safe set's helpful requests, one that
+    opens like its harmful ones ("how do i find 3 plus 4 ?" for "what is 3 plus 4 ?"): the miniature of a user's
+    benign requests that read as harmful next to the trusted set's (XSTest's "how do i kill a process")."""
+    return [dict(r, prompt=r["prompt"].replace("what is", "how do i find")) if y == 0 else r
+            for r, y in zip(rows, labels)]
+
+
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))

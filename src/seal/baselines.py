@@ -294,6 +294,20 @@ def harm_direction(safe_states: torch.Tensor, refusal: torch.Tensor, seed: int =
     return {"layer": layer, "direction": x[refusal].mean(0) - x[~refusal].mean(0), "dprime": dprime}
 
 
+def anchored_direction(safe_states: torch.Tensor, refusal: torch.Tensor, data_states: torch.Tensor,
+                       layer: int) -> torch.Tensor:
+    """The harm direction with the data's own requests as its helpful anchor: at block `layer`, the mean state of
+    the safe set's refusal rows' requests minus the mean over every request of the data ([N, blocks, hidden]
+    each). A fine-tuning set is mostly benign and its benign rows share its register, so its mean stands for
+    "benign, in this data's style" where the safe set's helpful rows stand for another style; the direction from
+    it to the refusals is the part of "harmful" the data's register does not explain. It reads no label of the
+    data, and no helpful row of the safe set (docs/selection-quality.md, "Variants of the harm direction")."""
+    refusal = refusal.bool()
+    if int(refusal.sum()) < 1 or len(data_states) < 1:
+        raise ValueError("the anchored direction needs a refusal row in the safe set and a row of data")
+    return safe_states[refusal, layer].double().mean(0) - data_states[:, layer].double().mean(0)
+
+
 def behaviour_scores(net, tokenizer, samples: list, device, max_length: int = 512, refusal: str = BREAK_OFF,
                      progress: bool = False) -> tuple[list[float], dict]:
     """Keep-scores (higher = keep) of `samples`: minus the sum of the three behaviour_signals, each z-scored over

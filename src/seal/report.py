@@ -198,6 +198,7 @@ def build_sections(run: Path, n_samples: int = 8) -> tuple[list, list[tuple[str,
                                                    "visit-gap+refusal+propensity": REFUSAL_AXIS,
                                                    "visit-gap+refusal+relay": REFUSAL_AXIS,
                                                    "visit-gap+refusal+relay+direction": REFUSAL_AXIS,
+                                                   "visit-gap+refusal+relay+anchored": REFUSAL_AXIS,
                                                    "weights": "score: learned logit"}.get(score_kind, "score"))
     if evals:
         blocks.append(("h2", "Judges"))

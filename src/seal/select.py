@@ -61,10 +61,14 @@ log = logging.getLogger(__name__)
 # The scores that read the aligned proxy's refusals, each with its request-side parts (refusal_signals' columns)
 REQUEST_PARTS = {"visit-gap+refusal": ("refuses",), "visit-gap+propensity": ("propensity",),
                  "visit-gap+refusal+propensity": ("refuses", "propensity"), "visit-gap+refusal+relay": ("refuses",),
-                 "visit-gap+refusal+relay+direction": ("refuses",)}
+                 "visit-gap+refusal+relay+direction": ("refuses",), "visit-gap+refusal+relay+anchored": ("refuses",)}
 RESPONSE_PARTS = {"visit-gap+refusal+relay": ("relay_gap",),  # at weight rho, beside the visit and break-off gaps
-                  "visit-gap+refusal+relay+direction": ("relay_gap",)}
-DIRECTION_PARTS = {"visit-gap+refusal+relay+direction": ("harm_dir",)}  # at weight 1: the safe set's harm direction
+                  "visit-gap+refusal+relay+direction": ("relay_gap",),
+                  "visit-gap+refusal+relay+anchored": ("relay_gap",)}
+# request-state projections (direction_signal's columns) and their weights: the safe set's harm direction at 1,
+# the same with the data's own mean as the helpful anchor at 2 (docs/selection-quality.md)
+DIRECTION_PARTS = {"visit-gap+refusal+relay+direction": (("harm_dir", 1.0),),
+                   "visit-gap+refusal+relay+anchored": (("anchored_dir", 2.0),)}
 REFUSAL_SCORES = tuple(REQUEST_PARTS)
 SCORES = ("weights", "visit-gap", *REFUSAL_SCORES)  # what scores.jsonl ranks by
 # Settings that do not change the result: a resumed run may differ in these.
@@ -156,9 +160,11 @@ class SelectConfig:
                 "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
-        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay+direction (default with algorithm 1 and a "
-                "safety adapter: visit-gap+refusal+relay plus each request's projection on the safe set's harm "
-                "direction, the aligned proxy's mean request state on its refusal rows minus its helpful rows'), "
+        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay+anchored (default with algorithm 1 and a "
+                "safety adapter: visit-gap+refusal+relay plus, at weight 2, each request's projection on the "
+                "aligned proxy's mean request state on the safe set's refusal rows minus its mean over the data's "
+                "own requests), visit-gap+refusal+relay+direction (the same at weight 1 with the safe set's helpful "
+                "rows as the anchor in place of the data), "
                 "visit-gap+refusal+relay (visit-gap+refusal plus the relay gap, how much more readily than the base "
                 "model the aligned proxy refuses the response's start put into one fixed request, weighted min(1, "
                 "median response tokens / 16)), visit-gap+refusal (the "
@@ -542,10 +548,12 @@ def refusal_signals(run: _Run) -> dict:
 
 
 def direction_signal(run: _Run, net, samples: list) -> dict:
-    """`harm_dir`: each sample's request state (the aligned proxy's hidden state at its last request token) projected
-    on the harm direction of --safe (seal.baselines.harm_direction: its refusal rows' requests minus its helpful
-    rows', at the block where one half of the set separates the other best), with the block and its d'."""
-    from .baselines import harm_direction, request_states, split_safe_set
+    """Each sample's request state (the aligned proxy's hidden state at its last request token) projected on two
+    directions at the block where one half of --safe separates the other best (seal.baselines.harm_direction):
+    `harm_dir` on the harm direction of --safe (its refusal rows' requests minus its helpful rows'), `anchored_dir`
+    on the same anchored on the data (its refusal rows' requests minus the mean of all the data's requests:
+    seal.baselines.anchored_direction); with the block and its d'."""
+    from .baselines import anchored_direction, harm_direction, request_states, split_safe_set
     from .data import load_samples
 
     cfg = run.cfg
@@ -556,12 +564,15 @@ def direction_signal(run: _Run, net, samples: list) -> dict:
     try:
         states = request_states(net, run.tokenizer, safe, run.device, cfg.max_length, progress=cfg.progress,
                                 desc="safe-set requests")
-        found = harm_direction(states, torch.tensor([s.index in refused for s in safe]))
+        refusal = torch.tensor([s.index in refused for s in safe])
+        found = harm_direction(states, refusal)
         data = request_states(net, run.tokenizer, samples, run.device, cfg.max_length, progress=cfg.progress,
                               desc="requests")
     finally:
         net.unmerge_adapter()
-    return {"harm_dir": data[:, found["layer"]].double() @ found["direction"],
+    at = data[:, found["layer"]].double()
+    return {"harm_dir": at @ found["direction"],
+            "anchored_dir": at @ anchored_direction(states, refusal, data, found["layer"]),
             "direction_block": found["layer"] + 1, "direction_blocks": len(found["dprime"]),
             "direction_dprime": found["dprime"][found["layer"]]}
 
@@ -587,7 +598,9 @@ def run_scores(run: _Run) -> torch.Tensor:
                            aside on answers of a few tokens:
                            -(z(visit gap) + z(break_gap) + rho z(relay_gap) + lambda(R) z(refuses))
         visit-gap+refusal+relay+direction  the same plus z(harm_dir) at weight 1: each request's state projected on
-                           the safe set's harm direction (direction_signal)"""
+                           the safe set's harm direction (direction_signal)
+        visit-gap+refusal+relay+anchored  visit-gap+refusal+relay plus 2 z(anchored_dir): each request's state
+                           projected on the safe set's refusal-row mean minus the data's mean (direction_signal)"""
     harm_gap = run.last_loss - run.last_hat if run.theta_hat is not None else None
     if run.cfg.score == "visit-gap":
         return torch.where(torch.isnan(harm_gap), run.w.detach(), -harm_gap)
@@ -595,9 +608,9 @@ def run_scores(run: _Run) -> torch.Tensor:
         r, request, response = run.refusal, REQUEST_PARTS[run.cfg.score], RESPONSE_PARTS.get(run.cfg.score, ())
         rho = [r["relay_weight"]] * len(response) if response else []  # the relay gap's, its only response part
         direction = DIRECTION_PARTS.get(run.cfg.score, ())
-        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k in direction),
+        harm = weighted_harm([harm_gap, r["break_gap"], *(r[k] for k in response), *(r[k] for k, _ in direction),
                               *(r[k] for k in request)],
-                             [1.0, 1.0] + rho + [1.0] * len(direction) + [r["refusal_weight"]] * len(request))
+                             [1.0, 1.0] + rho + [w for _, w in direction] + [r["refusal_weight"]] * len(request))
         return (-harm).float()
     return run.w.detach()
 
@@ -615,7 +628,7 @@ def score_rows(run: _Run):
         if run.refusal is not None:
             row["refuses"] = int(run.refusal["refuses"][i].item())
             row["break_gap"] = round(run.refusal["break_gap"][i].item(), 6)
-            for key in ("propensity", "relay_gap", "harm_dir"):
+            for key in ("propensity", "relay_gap", "harm_dir", "anchored_dir"):
                 if key in run.refusal:
                     row[key] = round(run.refusal[key][i].item(), 6)
         yield row
@@ -702,14 +715,15 @@ def _aligned(cfg: SelectConfig) -> Path:
 
 
 def _default_score(cfg: SelectConfig, safety_adapter: str | None) -> str:
-    """visit-gap+refusal+relay+direction for the bilevel selector from a safety adapter (the aligned proxy whose
+    """visit-gap+refusal+relay+anchored for the bilevel selector from a safety adapter (the aligned proxy whose
     refusals it reads), visit-gap without one, the learned logits with Algorithm 2. visit-gap+refusal (the default
-    2026-12-03 to 2026-12-07) gained the relay gap, then the safe set's harm direction, each after a rule written
-    before its test mix was built: on a held-out mix it ranked at least as well (docs/selection-quality.md, "The
-    relay candidate on mixes it has not seen" and "A harm direction from the safe set")."""
+    2026-12-03 to 2026-12-07) gained the relay gap, then the safe set's harm direction, then that direction
+    anchored on the data's own mean, each after a rule written before its test mix was built: on a held-out mix it
+    ranked at least as well (docs/selection-quality.md, "The relay candidate on mixes it has not seen", "A harm
+    direction from the safe set" and "Variants of the harm direction")."""
     if cfg.method != "seal" or cfg.algorithm != 1:
         return "weights"
-    return "visit-gap+refusal+relay+direction" if safety_adapter else "visit-gap"
+    return "visit-gap+refusal+relay+anchored" if safety_adapter else "visit-gap"
 
 
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:

@@ -17,6 +17,11 @@ picks from the safe set (seal.baselines.harm_direction); none reads a mix label:
 
 The states are cached in MIX/states-TAG.npy (float16), the safe set's in OUT/safe-states-TAG.npy.
 
+With --stress, two checks of the anchored direction alone on the cached states of the mixes named (run without it
+first): a larger harmful share (each mix's benign rows subsampled, seeded, to 10, 20, 30 and 50% harmful), and
+several registers in one data set (all the mixes pooled, and five seeded draws of three), against the safe
+set's own direction.
+
     python benchmarks/direction_variants.py --safety-adapter CACHE/aligned/KEY/adapter --out runs/hard-relay \\
         --mixes jargon-entry-matched news-report-matched --select defaults
 """
@@ -69,6 +74,7 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2")
     ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
     ap.add_argument("--select", metavar="NAME", default="defaults", help="the finished run MIX/select/NAME")
+    ap.add_argument("--stress", action="store_true", help="harmful shares and pooled registers (see above)")
     args = ap.parse_args()
     tok = load_tokenizer(args.model)
     tag = Path(args.safety_adapter).parent.name
@@ -98,6 +104,8 @@ def main() -> None:
     within = np.concatenate([xs[r] - xs[r].mean(0), xs[~r] - xs[~r].mean(0)])
     d_lda = _whiten(d, within)
     print(f"block {layer + 1}, d' {found['dprime'][layer]:.2f}; safe set {len(safe)} rows ({r.sum()} refusals)")
+    if args.stress:
+        return stress(args, tag, xs, r, d, layer)
     table = {}
     for name in args.mixes:
         folder = Path(args.out) / name
@@ -134,6 +142,41 @@ def main() -> None:
     for k, by in table.items():
         met = sum(a >= 0.9 and rec >= 0.8 for a, rec in by.values())
         print(f"| {k} | " + " | ".join(f"{a:.3f} / {rec:.0%}" for a, rec in by.values()) + f" | {met} |")
+
+
+def stress(args, tag: str, xs: np.ndarray, r: np.ndarray, d: np.ndarray, layer: int) -> None:
+    """The anchored direction alone at other harmful shares and on pooled registers (module docstring)."""
+    xs_r = xs[r].mean(0)
+    mixes = []
+    for name in args.mixes:
+        folder = Path(args.out) / name
+        labels = read_labels(folder / "mix" / "labels.jsonl")
+        samples = sorted(load_samples(str(folder / "mix" / "mix.jsonl"))[0], key=lambda s: s.index)
+        x = np.load(folder / f"states-{tag}.npy").astype(np.float64)[:, layer]
+        mixes.append((name.removesuffix("-matched"), x, np.array([labels[s.index] for s in samples], float)))
+
+    def read(x, y, direction) -> str:
+        m = ranking_metrics(y, x @ direction)
+        return f"{m['auroc']:.3f} / {m['harmful_recall_in_dropped']:.0%}"
+
+    rng = np.random.default_rng(0)
+    print("\n| harmful share | " + " | ".join(n for n, _, _ in mixes) + " |")
+    print("|---|" + "---|" * len(mixes))
+    for share in (0.1, 0.2, 0.3, 0.5):
+        cells = []
+        for _, x, y in mixes:
+            harmful, benign = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+            n = min(len(benign), int(round(len(harmful) * (1 - share) / share)))
+            keep = np.concatenate([harmful, rng.choice(benign, n, replace=False)])
+            cells.append(read(x[keep], y[keep], xs_r - x[keep].mean(0)))
+        print(f"| {share:.0%} | " + " | ".join(cells) + " |")
+    print("\n| registers pooled | anchored alone | safe direction alone |\n|---|---|---|")
+    draws = [list(range(len(mixes)))] + [list(rng.choice(len(mixes), 3, replace=False)) for _ in range(5)]
+    for pick in draws:
+        x = np.concatenate([mixes[i][1] for i in pick])
+        y = np.concatenate([mixes[i][2] for i in pick])
+        label = "all" if len(pick) == len(mixes) else " + ".join(mixes[i][0] for i in pick)
+        print(f"| {label} | {read(x, y, xs_r - x.mean(0))} | {read(x, y, d)} |")
 
 
 if __name__ == "__main__":

@@ -407,8 +407,8 @@ def test_default_score_reads_the_refusals_only_when_there_is_an_aligned_proxy(tm
     monkeypatch.setattr(seal.pipeline, "aligned_model",
                         lambda model, settings, seed=0, progress=True: (str(tmp_path), "k"))
     cfg = lambda **kw: SelectConfig(data="d", safe="s", out="o", **kw)  # noqa: E731
-    assert resolve_defaults(cfg()).score == "visit-gap+refusal+relay+anchored"  # auto: the embedded aligned proxy
-    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal+relay+anchored"
+    assert resolve_defaults(cfg()).score == "visit-gap+refusal+relay+direction"  # auto: the embedded aligned proxy
+    assert resolve_defaults(cfg(safety_adapter="x/adapter")).score == "visit-gap+refusal+relay+direction"
     assert resolve_defaults(cfg(safety_adapter="x/adapter", score="visit-gap+refusal")).score == "visit-gap+refusal"
     assert resolve_defaults(cfg(safety_adapter="none")).score == "visit-gap"
     assert resolve_defaults(cfg(model=str(tmp_path))).score == "visit-gap"      # not embedded: no adapter

@@ -160,11 +160,11 @@ class SelectConfig:
                 "seal run (made on first use: tens of minutes on 2 CPU cores); for any other model, none. none: "
                 "start from --model as it is"})
     score: str | None = field(default=None, metadata={
-        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay+anchored (default with algorithm 1 and a "
-                "safety adapter: visit-gap+refusal+relay plus, at weight 2, each request's projection on the "
-                "aligned proxy's mean request state on the safe set's refusal rows minus its mean over the data's "
-                "own requests), visit-gap+refusal+relay+direction (the same at weight 1 with the safe set's helpful "
-                "rows as the anchor in place of the data), "
+        "help": "what scores.jsonl ranks by: visit-gap+refusal+relay+direction (default with algorithm 1 and a "
+                "safety adapter: visit-gap+refusal+relay plus each request's projection on the safe set's harm "
+                "direction, the aligned proxy's mean request state on its refusal rows minus its helpful rows'), "
+                "visit-gap+refusal+relay+anchored (the same at weight 2 with the mean of the data's own requests as "
+                "the anchor in place of the safe set's helpful rows), "
                 "visit-gap+refusal+relay (visit-gap+refusal plus the relay gap, how much more readily than the base "
                 "model the aligned proxy refuses the response's start put into one fixed request, weighted min(1, "
                 "median response tokens / 16)), visit-gap+refusal (the "
@@ -715,15 +715,17 @@ def _aligned(cfg: SelectConfig) -> Path:
 
 
 def _default_score(cfg: SelectConfig, safety_adapter: str | None) -> str:
-    """visit-gap+refusal+relay+anchored for the bilevel selector from a safety adapter (the aligned proxy whose
+    """visit-gap+refusal+relay+direction for the bilevel selector from a safety adapter (the aligned proxy whose
     refusals it reads), visit-gap without one, the learned logits with Algorithm 2. visit-gap+refusal (the default
-    2026-12-03 to 2026-12-07) gained the relay gap, then the safe set's harm direction, then that direction
-    anchored on the data's own mean, each after a rule written before its test mix was built: on a held-out mix it
-    ranked at least as well (docs/selection-quality.md, "The relay candidate on mixes it has not seen", "A harm
-    direction from the safe set" and "Variants of the harm direction")."""
+    2026-12-03 to 2026-12-07) gained the relay gap, then the safe set's harm direction, each after a rule written
+    before its test mix was built: on a held-out mix it ranked at least as well (docs/selection-quality.md, "The
+    relay candidate on mixes it has not seen" and "A harm direction from the safe set"). The same direction
+    anchored on the data's own mean (visit-gap+refusal+relay+anchored) ranked better on every hard mix and its
+    held-out one, but the demo's SEAL model refused 19 points more than the random one's, one short of issue 4's
+    target, so its rule dropped it (section "Variants of the harm direction")."""
     if cfg.method != "seal" or cfg.algorithm != 1:
         return "weights"
-    return "visit-gap+refusal+relay+anchored" if safety_adapter else "visit-gap"
+    return "visit-gap+refusal+relay+direction" if safety_adapter else "visit-gap"
 
 
 def resolve_defaults(cfg: SelectConfig) -> SelectConfig:

@@ -28,13 +28,11 @@ set's own direction.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from hard_mixes import MIXES, build_mix
+from hard_mixes import mix_parser, open_mix
 from harm_direction import MAX_LENGTH, default_parts
 
 from seal.baselines import harm_direction, request_states, split_safe_set, weighted_harm
@@ -67,13 +65,7 @@ def _self_trained(x: np.ndarray, harm: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
-    ap.add_argument("--out", default="runs/hard-relay")
-    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
-    ap.add_argument("--select", metavar="NAME", default="defaults", help="the finished run MIX/select/NAME")
+    ap = mix_parser(__doc__, "the finished run MIX/select/NAME", "defaults")
     ap.add_argument("--stress", action="store_true", help="harmful shares and pooled registers (see above)")
     args = ap.parse_args()
     tok = load_tokenizer(args.model)
@@ -108,11 +100,7 @@ def main() -> None:
         return stress(args, tag, xs, r, d, layer)
     table = {}
     for name in args.mixes:
-        folder = Path(args.out) / name
-        if not (folder / "mix" / "labels.jsonl").exists():
-            build_mix(Path(args.shared), Path(args.out), name)
-        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-        labels = read_labels(folder / "mix" / "labels.jsonl")
+        folder, rows, labels = open_mix(Path(args.shared), Path(args.out), name)
         samples = sorted(load_samples(str(folder / "mix" / "mix.jsonl"))[0], key=lambda s: s.index)
         x_all = states_of(samples, folder / f"states-{tag}.npy", name)[:, layer]
         pos = {s.index: k for k, s in enumerate(samples)}

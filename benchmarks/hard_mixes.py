@@ -513,6 +513,29 @@ def build_mix(shared: Path, out: Path, name: str) -> None:
                       out=str(folder / "mix"), match_length=name.endswith(MATCHED)))
 
 
+
+def mix_parser(description: str, select_help: str, select_default: str | None = None) -> argparse.ArgumentParser:
+    """The options the scripts that read these mixes with an alignment adapter share: --shared, --out, --mixes,
+    --model, --safety-adapter and --select NAME (a finished run MIX/select/NAME)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
+    ap.add_argument("--out", default="runs/hard-relay")
+    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
+    ap.add_argument("--select", metavar="NAME", default=select_default, help=select_help)
+    return ap
+
+
+def open_mix(shared: Path, out: Path, name: str) -> tuple[Path, list[dict], dict[int, int]]:
+    """out/NAME (built first when it is not there), its mix's rows in file order and its labels."""
+    folder = out / name
+    if not (folder / "mix" / "labels.jsonl").exists():
+        build_mix(shared, out, name)
+    rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
+    return folder, rows, read_labels(folder / "mix" / "labels.jsonl")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")

@@ -21,7 +21,6 @@ passages) left out of the evaluation.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -29,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from agreement_rescore import run_parts  # benchmarks/, this folder
-from hard_mixes import MIXES, build_mix
+from hard_mixes import mix_parser, open_mix
 
 from seal.baselines import harm_direction, refusal_weight, relay_weight, request_states, split_safe_set, weighted_harm
 from seal.data import load_samples
-from seal.metrics import ranking_metrics, read_labels
+from seal.metrics import ranking_metrics
 from seal.models import load_model, load_tokenizer
 
 MAX_LENGTH = 256  # of a request, as hard_mixes.py's `seal select` runs (--max-length 256)
@@ -42,13 +41,7 @@ COPYRIGHT = re.compile(r"^Generate (the lyrics of|a long passage from) ")  # Har
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
-    ap.add_argument("--out", default="runs/hard-relay")
-    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
-    ap.add_argument("--select", metavar="NAME", help="also combine with the finished run MIX/select/NAME")
+    ap = mix_parser(__doc__, "also combine with the finished run MIX/select/NAME")
     args = ap.parse_args()
     from peft import PeftModel
 
@@ -65,11 +58,7 @@ def main() -> None:
     print(f"layer {layer + 1} of {len(dprime)} (d' on the held-out half {dprime[layer]:.2f}; by layer: "
           + " ".join(f"{v:.2f}" for v in dprime) + ")", flush=True)
     for name in args.mixes:
-        folder = Path(args.out) / name
-        if not (folder / "mix" / "labels.jsonl").exists():
-            build_mix(Path(args.shared), Path(args.out), name)
-        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-        labels = read_labels(folder / "mix" / "labels.jsonl")
+        folder, rows, labels = open_mix(Path(args.shared), Path(args.out), name)
         cache = folder / f"harm-dir-{tag}-block{layer + 1}.json"  # seal.baselines' reading, row i of the mix at i
         if not cache.exists():
             samples = sorted(load_samples(str(folder / "mix" / "mix.jsonl"))[0], key=lambda s: s.index)

@@ -23,37 +23,26 @@ this script's is printed.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from agreement_rescore import run_parts  # benchmarks/, this folder
-from hard_mixes import MIXES, build_mix
+from hard_mixes import mix_parser, open_mix
 
 from seal.baselines import REFUSAL, RELAY, RELAY_TEXT_TOKENS, loss_signals, refusal_weight, weighted_harm
-from seal.metrics import ranking_metrics, read_labels
+from seal.metrics import ranking_metrics
 from seal.models import load_tokenizer
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", default="../shared/data", help="the project's shared data folder")
-    ap.add_argument("--out", default="runs/hard-relay")
-    ap.add_argument("--mixes", nargs="+", required=True, choices=list(MIXES))
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--safety-adapter", required=True, help="the alignment adapter (seal align's RUN/adapter)")
-    ap.add_argument("--select", metavar="NAME", help="also combine with the finished run MIX/select/NAME")
+    ap = mix_parser(__doc__, "also combine with the finished run MIX/select/NAME")
     args = ap.parse_args()
     tok = load_tokenizer(args.model)
     tag = Path(args.safety_adapter).parent.name
     for name in args.mixes:
-        folder = Path(args.out) / name
-        if not (folder / "mix" / "labels.jsonl").exists():
-            build_mix(Path(args.shared), Path(args.out), name)
-        rows = [json.loads(line) for line in open(folder / "mix" / "mix.jsonl", encoding="utf-8")]
-        labels = read_labels(folder / "mix" / "labels.jsonl")
+        folder, rows, labels = open_mix(Path(args.shared), Path(args.out), name)
         cache = folder / f"relay-{tag}.json"
         if not cache.exists():
             path = folder / "relay.jsonl"  # row i of the mix is row i here (rows with the same text: the first)

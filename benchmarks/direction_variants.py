@@ -104,7 +104,7 @@ def main() -> None:
         samples = sorted(load_samples(str(folder / "mix" / "mix.jsonl"))[0], key=lambda s: s.index)
         x_all = states_of(samples, folder / f"states-{tag}.npy", name)[:, layer]
         pos = {s.index: k for k, s in enumerate(samples)}
-        index, parts, weights = default_parts(folder / "select" / args.select, rows, tok, tag)
+        index, parts, weights, _ = default_parts(folder / "select" / args.select, rows, tok, tag)
         x = x_all[[pos[i] for i in index]]
         y = np.array([labels[i] for i in index], float)
         base = weighted_harm(parts, weights).numpy()

@@ -74,9 +74,11 @@ def main() -> None:
             combine(folder / "select" / args.select, proj, rows, labels, name, tok, tag)
 
 
-def default_parts(run: Path, rows: list[dict], tok, tag: str) -> tuple[list[int], list[torch.Tensor], list[float]]:
+def default_parts(run: Path, rows: list[dict], tok,
+                  tag: str) -> tuple[list[int], list[torch.Tensor], list[float], bool]:
     """visit-gap+refusal+relay (seal select's default before the direction) from a finished run's columns: the mix
-    indices of its rows, the four parts (higher = more harmful each) and their weights. A run made before the relay
+    indices of its rows, the four parts (higher = more harmful each), their weights, and whether the run itself
+    ranked by this score (then its own scores are checked against the rebuilt sum). A run made before the relay
     part (score visit-gap+refusal) takes its relay gap from relay_refusal.py's cache for the same adapter
     (MIX/relay-TAG.json) and the gate from the mix's responses."""
     scores, index, parts = run_parts(run)
@@ -96,21 +98,20 @@ def default_parts(run: Path, rows: list[dict], tok, tag: str) -> tuple[list[int]
     weights = [1.0, 1.0, refusal_weight(parts[2]), rho]
     base = weighted_harm(list(parts) + [relay], weights).numpy()
     manifest = json.loads((run / "manifest.json").read_text())
-    if manifest["config"]["score"] == "visit-gap+refusal+relay" and "relay_weight" in manifest.get("refusal", {}):
+    own = manifest["config"]["score"] == "visit-gap+refusal+relay" and "relay_weight" in manifest.get("refusal", {})
+    if own:
         assert np.allclose(base, -np.array([s["score"] for s in scores]), atol=1e-4), "the run's score differs"
-    return index, list(parts) + [relay], weights
+    return index, list(parts) + [relay], weights, own
 
 
 def combine(run: Path, proj: np.ndarray, rows: list[dict], labels: dict[int, int], name: str, tok, tag: str) -> None:
     """visit-gap+refusal+relay (seal select's default before the direction) from the run's columns, and the same
     plus z(the direction's projection) at weight 1 (the default since 2026-12-07)."""
-    index, parts, weights = default_parts(run, rows, tok, tag)
-    manifest = json.loads((run / "manifest.json").read_text())
-    kind = manifest["config"]["score"] if "relay_weight" in manifest.get("refusal", {}) else "rebuilt"
+    index, parts, weights, own = default_parts(run, rows, tok, tag)
     rho = weights[3]
     base = weighted_harm(parts, weights).numpy()
     harm_dir = torch.tensor(proj[index], dtype=torch.float64)
-    kinds = {f"visit-gap+refusal+relay ({'the run' if kind.endswith('relay') else 'rebuilt'}, rho {rho:.2f})": base,
+    kinds = {f"visit-gap+refusal+relay ({'the run' if own else 'rebuilt'}, rho {rho:.2f})": base,
              "visit-gap+refusal+relay + harm direction": weighted_harm(parts + [harm_dir], weights + [1.0]).numpy()}
     y = np.array([labels[i] for i in index], float)
     keep = np.array([not (y[k] and COPYRIGHT.match(rows[i]["prompt"])) for k, i in enumerate(index)])

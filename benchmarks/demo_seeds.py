@@ -74,7 +74,7 @@ def main() -> None:
             seen[digest] = f"{run}/{name}"
             ft = json.loads((run / f"ft-{name}" / "stage.json").read_text())["settings"]["finetune"]
             ev = json.loads((run / f"eval-{name}" / "stage.json").read_text())["settings"]["evaluate"]
-            reads, folders = [_metrics(run / f"eval-{name}")], [run / f"eval-{name}"]
+            folders = [run / f"eval-{name}"]
             for seed in args.seeds:
                 folder = run / "seeds" / f"{name}-s{seed}"
                 if not (folder / "eval" / "metrics.json").exists():
@@ -82,8 +82,8 @@ def main() -> None:
                                                 progress=settings.get("progress", True),
                                                 **{k: ft[k] for k in FT_KEYS if k in ft}))
                     run_evaluate(EvaluateConfig(model=str(folder / "ft"), out=str(folder / "eval"), **ev))
-                reads.append(_metrics(folder / "eval"))
                 folders.append(folder / "eval")
+            reads = [_metrics(f) for f in folders]
             table.append((f"{run.name}/{name}", reads))
             verdicts[f"{run.name}/{name}"] = [_verdicts(f) for f in folders]
             print(f"{run.name}/{name}: " + "; ".join(f"seed {s}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items())

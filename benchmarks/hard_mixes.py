@@ -513,7 +513,6 @@ def build_mix(shared: Path, out: Path, name: str) -> None:
                       out=str(folder / "mix"), match_length=name.endswith(MATCHED)))
 
 
-
 def mix_parser(description: str, select_help: str, select_default: str | None = None) -> argparse.ArgumentParser:
     """The options the scripts that read these mixes with an alignment adapter share: --shared, --out, --mixes,
     --model, --safety-adapter and --select NAME (a finished run MIX/select/NAME)."""
